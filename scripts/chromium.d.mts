@@ -1,0 +1,3 @@
+/** See chromium.mjs. */
+export function findChromium(): Promise<string>
+export const chromiumArgs: string[]

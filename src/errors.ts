@@ -1,0 +1,74 @@
+/**
+ * Every error agentctx throws on purpose is a `ContextError` (or a subclass) with a stable `code`,
+ * so callers can branch on `err.code` instead of parsing messages. Messages name the field or path
+ * at fault and never include a value that could be a secret (variables, API keys).
+ */
+
+/** Stable machine-readable error codes. New codes may be added; existing ones never change meaning. */
+export type ContextErrorCode =
+  | 'invalid_argument' // a method was called with a bad value (path says which)
+  | 'invalid_state' // serialized state (fromJSON, a stored record) failed validation
+  | 'unsupported_version' // serialized state of a format version this build cannot read
+  | 'too_large' // input over a size limit (bytes, depth, node count)
+  | 'empty' // lastRequest / lastLabel / getLastIndex on an empty history
+  | 'not_found' // a named test, outcome or task that does not exist
+  | 'storage' // a storage backend failed
+  | 'conflict' // another writer saved the same context first
+  | 'constraint' // a constraint (maxCost, maxTokens, maxTime) refused the call
+  | 'provider' // an LLM provider answered with an error or broke its stream
+  | 'timeout' // a deadline passed
+  | 'aborted' // the caller aborted
+
+/** Base class of every error agentctx throws on purpose. */
+export class ContextError extends Error {
+  override name = 'ContextError'
+  /** Stable code to branch on. */
+  readonly code: ContextErrorCode
+  /** Path of the offending field, like `messages[2].role`, when there is one. */
+  readonly path: string | undefined
+
+  constructor(code: ContextErrorCode, message: string, options?: { path?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.path = options?.path
+  }
+}
+
+/** A value given to agentctx (argument or serialized state) is not what it should be. */
+export class ValidationError extends ContextError {
+  override name = 'ValidationError'
+}
+
+/** A storage adapter failed; the stored state is as it was before the failed operation. */
+export class StorageError extends ContextError {
+  override name = 'StorageError'
+  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+    super('storage', message, options)
+  }
+}
+
+/** Another writer saved the same context since it was loaded: reload, reapply, save again. */
+export class ContextConflictError extends ContextError {
+  override name = 'ContextConflictError'
+  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+    super('conflict', message, options)
+  }
+}
+
+/** A constraint (maxCost, maxTokens, maxTime) refused an operation before or during it. */
+export class ConstraintError extends ContextError {
+  override name = 'ConstraintError'
+  constructor(message: string, options?: { path?: string; cause?: unknown; code?: 'constraint' | 'timeout' }) {
+    super(options?.code ?? 'constraint', message, options)
+  }
+}
+
+/** A `ValidationError` for the value at `path`: the message reads `path: problem`. */
+export function invalid(path: string, problem: string, code: 'invalid_argument' | 'invalid_state' = 'invalid_argument'): ValidationError {
+  return new ValidationError(code, `${path}: ${problem}`, { path })
+}
+
+/** Throws unless `key` is a string: JavaScript callers get a clear error, not a key named "undefined". */
+export function checkKey(key: unknown, path = 'key'): asserts key is string {
+  if (typeof key !== 'string') throw invalid(path, 'must be a string')
+}

@@ -1,0 +1,70 @@
+import type { Json, JsonObject } from '../state/json.js'
+import type { CompletionMessage, ToolCall } from '../state/messages.js'
+
+/** One input of an LLM context: any JSON data with a relevance in 0..1 and its token count. */
+export interface ContextInput {
+  data: Json
+  relevance: number
+  tokens: number
+}
+
+/** Counts the tokens of a text. The default estimator needs no vocabulary; pass an exact one (gpt-tokenizer's `countTokens`) where it matters. */
+export type TokenCounter = (text: string) => number
+
+/** A tool the model may call: a name, a description and a JSON Schema of its arguments. */
+export interface ToolDefinition {
+  name: string
+  description?: string
+  /** JSON Schema of the arguments object. */
+  parameters?: JsonObject
+}
+
+/** Why a generation ended, normalized across providers. */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'aborted' | 'error' | 'other'
+
+/** Token usage. `estimated` is true when the provider did not report it (an aborted stream). */
+export interface Usage {
+  inputTokens: number
+  outputTokens: number
+  estimated?: boolean
+}
+
+/** What a provider is asked to do: one chat completion. */
+export interface ChatRequest {
+  model: string
+  messages: CompletionMessage[]
+  tools?: ToolDefinition[]
+  /** `auto` (default when tools are given), `none`, `required`, or the name of one tool. */
+  toolChoice?: 'auto' | 'none' | 'required' | { name: string }
+  temperature?: number
+  maxOutputTokens?: number
+  /** Ask for JSON output where the provider supports it; `jsonSchema` narrows it where it can. */
+  responseFormat?: 'text' | 'json'
+  jsonSchema?: JsonObject
+  /** Overrides the provider's configured key for this call only. Never stored, never logged. */
+  apiKey?: string
+  signal?: AbortSignal
+  /** Streams when given: called with each text delta as it arrives. */
+  onToken?: (delta: string) => void
+}
+
+/** A provider's answer, normalized. */
+export interface ChatResponse {
+  /** The assistant message, ready to append to the completion history. */
+  message: Extract<CompletionMessage, { role: 'assistant' }>
+  text: string
+  toolCalls: ToolCall[]
+  finishReason: FinishReason
+  usage: Usage
+  /** The model the provider says answered (may differ from the one asked, e.g. a dated alias). */
+  model: string
+  provider: string
+  requestId?: string
+}
+
+/** A provider executor: the contract `openai()`, `anthropic()` and `gemini()` implement. */
+export interface Provider {
+  /** `openai`, `anthropic`, `gemini`, or a custom name. */
+  readonly name: string
+  chat(request: ChatRequest): Promise<ChatResponse>
+}

@@ -1,0 +1,68 @@
+import * as v from 'valibot'
+import { JsonValue, nonEmpty } from './validate.js'
+
+/**
+ * One provider-neutral chat message shape. Each provider executor maps it to its own wire format
+ * (OpenAI `tool_calls` / `tool` role, Anthropic `tool_use` / `tool_result` blocks, Gemini
+ * `functionCall` / `functionResponse` parts), so a history survives switching providers.
+ */
+
+const NonEmpty = nonEmpty()
+
+const TextPart = v.strictObject({ type: v.literal('text'), text: v.string() })
+const ImagePart = v.pipe(
+  v.strictObject({
+    type: v.literal('image'),
+    /** An https: or data: URL. */
+    url: v.optional(v.string()),
+    /** Base64 bytes, with `mediaType`. */
+    data: v.optional(v.string()),
+    mediaType: v.optional(v.string()),
+  }),
+  v.check((p) => (p.url === undefined) !== (p.data === undefined), 'an image part needs exactly one of url or data'),
+)
+const ContentPart = v.variant('type', [TextPart, ImagePart])
+const Parts = v.array(ContentPart)
+/** A string, or an array of parts (checked part by part so the error names the part). */
+const Content = v.pipe(
+  v.custom<string | unknown[]>((c) => typeof c === 'string' || Array.isArray(c), 'must be a string or an array of content parts'),
+  v.check((c) => typeof c === 'string' || v.is(Parts, c), 'content parts must be text or image parts'),
+) as unknown as v.GenericSchema<string | v.InferOutput<typeof ContentPart>[]>
+
+const ToolCall = v.strictObject({
+  id: NonEmpty,
+  name: NonEmpty,
+  /** Parsed arguments; the raw string when the model produced arguments that are not valid JSON. */
+  arguments: JsonValue,
+})
+
+/** Schema of one completion message. */
+export const CompletionMessageSchema = v.variant(
+  'role',
+  [
+    v.strictObject({ role: v.literal('system'), content: v.string() }),
+    v.strictObject({ role: v.literal('user'), content: Content, name: v.optional(v.string()) }),
+    v.strictObject({
+      role: v.literal('assistant'),
+      content: Content,
+      name: v.optional(v.string()),
+      toolCalls: v.optional(v.array(ToolCall)),
+    }),
+    v.strictObject({ role: v.literal('tool'), content: Content, toolCallId: NonEmpty, name: v.optional(v.string()) }),
+  ],
+)
+
+/** A text or image part of a message's content. */
+export type ContentPart = v.InferOutput<typeof ContentPart>
+/** A tool call the assistant asked for. */
+export type ToolCall = v.InferOutput<typeof ToolCall>
+/** A chat message: `system`, `user`, `assistant` (maybe with tool calls) or `tool` (a tool's result). */
+export type CompletionMessage = v.InferOutput<typeof CompletionMessageSchema>
+
+/** The text of a message's content: parts joined, images left out. */
+export function messageText(content: CompletionMessage['content']): string {
+  if (typeof content === 'string') return content
+  let out = ''
+  for (const part of content) if (part.type === 'text') out += part.text
+  return out
+}

@@ -1,0 +1,184 @@
+import * as v from 'valibot'
+import { ContextError } from '../errors.js'
+import { deepFreeze, type Json } from './json.js'
+import { int, JsonValue, nonEmpty, parse } from './validate.js'
+
+const NonEmpty = nonEmpty()
+
+/** Schema of a node label: the flow and the node a turn ended in. */
+export const NodeLabelSchema = v.strictObject({ flow: NonEmpty, node: NonEmpty })
+/** A node label, `{ flow, node }`. */
+export type NodeLabel = v.InferOutput<typeof NodeLabelSchema>
+
+/**
+ * Schema of a request or response of the dialog history. `text` is the common case; any other JSON
+ * field (attachments, annotations, misc) is kept as given.
+ */
+export const TurnMessageSchema = v.pipe(
+  v.record(v.string(), JsonValue),
+  v.check((m) => m.text === undefined || typeof m.text === 'string', 'text must be a string'),
+)
+/** A request or response: `{ text?, ...any JSON }`. A bare string is shorthand for `{ text }`. */
+export type TurnMessage = { text?: string; [key: string]: Json | undefined }
+
+/** Schema of one stored turn: what happened at one turn id. */
+export const TurnRecordSchema = v.strictObject({
+  id: int(0),
+  label: v.optional(NodeLabelSchema),
+  request: v.optional(TurnMessageSchema),
+  response: v.optional(TurnMessageSchema),
+})
+/** One turn: its id and whichever of label, request and response it has. */
+export type TurnRecord = v.InferOutput<typeof TurnRecordSchema>
+
+type Field = 'label' | 'request' | 'response'
+
+/**
+ * A read-only, turn-keyed view of one field of the history (`labels`, `requests`, `responses`):
+ * `.get(turnId)`, `.has`, `.size`, and iteration as `[turnId, value]` in ascending turn order,
+ * like the dialog document's `Dict[int, …]`.
+ */
+export class TurnMap<T> implements Iterable<[number, T]> {
+  readonly #turns: () => Turns
+  readonly #field: Field
+  /** @internal `turns` is a getter: the context swaps its history on restore, and its maps follow. */
+  constructor(turns: () => Turns, field: Field) {
+    this.#turns = turns
+    this.#field = field
+  }
+  /** The value at `turnId`, or undefined. */
+  get(turnId: number): T | undefined {
+    return this.#turns().record(turnId)?.[this.#field] as T | undefined
+  }
+  has(turnId: number): boolean {
+    return this.get(turnId) !== undefined
+  }
+  get size(): number {
+    let n = 0
+    for (const _ of this) n++
+    return n
+  }
+  *keys(): IterableIterator<number> {
+    for (const [id] of this) yield id
+  }
+  *values(): IterableIterator<T> {
+    for (const [, value] of this) yield value
+  }
+  *entries(): IterableIterator<[number, T]> {
+    yield* this
+  }
+  *[Symbol.iterator](): IterableIterator<[number, T]> {
+    for (const record of this.#turns().records()) {
+      const value = record[this.#field]
+      if (value !== undefined) yield [record.id, value as T]
+    }
+  }
+  /** The highest turn id that has a value, or undefined when empty. */
+  lastKey(): number | undefined {
+    return this.#turns().lastWith(this.#field)?.id
+  }
+}
+
+/**
+ * Obtains the last (highest) index of a turn-keyed dictionary: a `TurnMap`, a `Map` or a plain
+ * object with integer keys. Throws a `ContextError` (code `empty`) when there is none, where the
+ * dialog document raises `ValueError`.
+ */
+export function getLastIndex(dictionary: TurnMap<unknown> | ReadonlyMap<number, unknown> | Record<number, unknown>): number {
+  let last: number | undefined
+  if (dictionary instanceof TurnMap) last = dictionary.lastKey()
+  else {
+    const keys = dictionary instanceof Map ? [...dictionary.keys()] : Object.keys(dictionary).map(Number)
+    for (const key of keys) if (last === undefined || key > last) last = key
+  }
+  if (last === undefined) throw new ContextError('empty', 'getLastIndex: the dictionary is empty')
+  return last
+}
+
+/**
+ * The turn history. Records live in a map by turn id with a sorted id list beside it, so a store can
+ * hold only the recent turns in memory and add older ones on demand. Every change marks its turn
+ * dirty; a store saves the dirty turns and then calls `markClean()`.
+ */
+export class Turns {
+  readonly #records = new Map<number, TurnRecord>()
+  #ids: number[] = []
+  readonly #dirty = new Set<number>()
+  /** Id of the current turn: 0 after `init`, incremented by every request. */
+  currentTurnId = 0
+
+  /** The record at `turnId`, if loaded. */
+  record(turnId: number): TurnRecord | undefined {
+    return this.#records.get(turnId)
+  }
+  /** Loaded records in ascending turn order. */
+  records(): TurnRecord[] {
+    return this.#ids.map((id) => this.#records.get(id)!)
+  }
+  /** The most recent record that has `field`. */
+  lastWith(field: Field): TurnRecord | undefined {
+    for (let i = this.#ids.length - 1; i >= 0; i--) {
+      const record = this.#records.get(this.#ids[i]!)!
+      if (record[field] !== undefined) return record
+    }
+    return undefined
+  }
+  /** Sets `field` of the current turn. */
+  set(field: Field, value: NodeLabel | TurnMessage): void {
+    const id = this.currentTurnId
+    let record = this.#records.get(id)
+    if (!record) {
+      record = { id }
+      this.#insert(record)
+    }
+    ;(record as Record<Field, unknown>)[field] = deepFreeze(value)
+    this.#dirty.add(id)
+  }
+  /** Adds records read from storage or JSON without marking them dirty. */
+  load(records: Iterable<TurnRecord>): void {
+    for (const record of records) {
+      // History is immutable: a label or message read back through `labels.get(1)` cannot be edited
+      // in place, which would change the past without marking its turn for saving.
+      deepFreeze(record.label)
+      deepFreeze(record.request)
+      deepFreeze(record.response)
+      if (!this.#records.has(record.id)) this.#insert(record)
+      else this.#records.set(record.id, record)
+    }
+  }
+  /** Turn ids changed since the last `markClean()`. */
+  dirty(): number[] {
+    return [...this.#dirty].sort((a, b) => a - b)
+  }
+  markClean(ids: Iterable<number> = [...this.#dirty]): void {
+    for (const id of ids) this.#dirty.delete(id)
+  }
+  #insert(record: TurnRecord): void {
+    this.#records.set(record.id, record)
+    const ids = this.#ids
+    // Appends are the common case (a new turn): O(1). Older turns loaded later go in by binary search.
+    if (ids.length === 0 || ids[ids.length - 1]! < record.id) {
+      ids.push(record.id)
+      return
+    }
+    let lo = 0
+    let hi = ids.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (ids[mid]! < record.id) lo = mid + 1
+      else hi = mid
+    }
+    ids.splice(lo, 0, record.id)
+  }
+}
+
+/** Normalizes and validates a request or response given to `addRequest` / `addResponse`. */
+export function toTurnMessage(message: string | TurnMessage, root: string): TurnMessage {
+  return parse(TurnMessageSchema, typeof message === 'string' ? { text: message } : message, root) as TurnMessage
+}
+
+/** Validates a label given to `addLabel` / `init`. */
+export function toNodeLabel(label: NodeLabel, root: string): NodeLabel {
+  return parse(NodeLabelSchema, label, root)
+}
+

@@ -1,0 +1,52 @@
+import * as v from 'valibot'
+import { JsonValue, nonEmpty, parse } from '../state/validate.js'
+
+/** Defaults per outcome type, as the voice-agent document lists them. */
+const DEFAULTS = { boolean: false, integer: 0, float: 0, string: '' } as const
+
+/** The four outcome types. */
+export type OutcomeType = keyof typeof DEFAULTS
+/** The value type of each outcome type. */
+export type OutcomeValue = boolean | number | string
+
+const OutcomeTypeSchema = v.picklist(['boolean', 'integer', 'float', 'string'])
+
+/** Schema of an outcome as stored. */
+export const OutcomeRecordSchema = v.pipe(
+  v.strictObject({ type: OutcomeTypeSchema, description: v.string(), value: JsonValue }),
+  v.check((o) => fitsType(o.type, o.value), 'value does not match the outcome type'),
+)
+/** An outcome as stored. */
+export type OutcomeRecord = { type: OutcomeType; description: string; value: OutcomeValue }
+
+/** Arguments of one outcome for `addOutcomes`. */
+export interface OutcomeDefinition {
+  name: string
+  type: OutcomeType
+  description?: string
+}
+
+/** True when `value` is a valid value of an outcome of `type`. */
+export function fitsType(type: OutcomeType, value: unknown): value is OutcomeValue {
+  switch (type) {
+    case 'boolean':
+      return typeof value === 'boolean'
+    case 'integer':
+      return Number.isSafeInteger(value)
+    case 'float':
+      return typeof value === 'number' && Number.isFinite(value)
+    case 'string':
+      return typeof value === 'string'
+  }
+}
+
+/** The record `addOutcome` stores: the type's default value. */
+export function newOutcome(name: string, type: OutcomeType, description: string): OutcomeRecord {
+  parse(nonEmpty(), name, 'name')
+  return parse(OutcomeRecordSchema, { type, description, value: DEFAULTS[type as OutcomeType] ?? false }, `outcomes.${name}`) as OutcomeRecord
+}
+
+/** The default value of an outcome type. */
+export function outcomeDefault(type: OutcomeType): OutcomeValue {
+  return DEFAULTS[type]
+}

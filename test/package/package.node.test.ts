@@ -1,0 +1,42 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { entries } from '../../scripts/entries.mjs'
+
+const root = join(import.meta.dirname, '../..')
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : []
+  })
+}
+
+describe('package.json', () => {
+  it('is an ESM package without side effects, with nanoid and valibot as runtime dependencies', () => {
+    expect(pkg.name).toBe('agentctx')
+    expect(pkg.type).toBe('module')
+    expect(pkg.sideEffects).toBe(false)
+    expect(Object.keys(pkg.dependencies)).toEqual(expect.arrayContaining(['nanoid', 'valibot']))
+  })
+
+  it('exports exactly the entries the build and the size check know, each with types', () => {
+    const subpath = (specifier: string) => (specifier === 'agentctx' ? '.' : specifier.replace(/^agentctx/, '.'))
+    const exported = Object.keys(pkg.exports).filter((k) => k !== './package.json')
+    expect(exported.sort()).toEqual(entries.map((e) => subpath(e.specifier)).sort())
+    for (const entry of entries) {
+      expect(pkg.exports[subpath(entry.specifier)]).toEqual({ types: `./dist/${entry.output}.d.ts`, import: `./dist/${entry.output}.js` })
+    }
+  })
+})
+
+describe('src/ uses web standards only', () => {
+  // DESIGN.md principle 1: the core runs unchanged in browsers, Workers, Vercel Edge and Node.
+  const files = sourceFiles(join(root, 'src'))
+  it.each(files.map((f) => [f.slice(root.length + 1), f]))('%s imports no node:* module and touches no Node global', (_, file) => {
+    const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+    expect(code).not.toMatch(/from\s+['"]node:|import\(\s*['"]node:|require\(/)
+    expect(code).not.toMatch(/\b(process|Buffer|__dirname|setImmediate)\b[.(]/)
+  })
+})
