@@ -5,7 +5,7 @@ import { cloneJson, deepFreeze, toJson, type Json, type JsonObject } from './sta
 import { CompletionMessageSchema, type CompletionMessage } from './state/messages.js'
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
 import { toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
-import { parse } from './state/validate.js'
+import { parse, unknownKey } from './state/validate.js'
 import type { ContextInput } from './llm/types.js'
 import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
 import type { StopConditions, TestDefinition } from './testing/tests.js'
@@ -86,7 +86,11 @@ export interface FrameworkData {
   pipeline?: unknown
 }
 
-const isStandardSchema = (value: unknown): boolean => typeof value === 'object' && value !== null && '~standard' in value
+/** The keys `new Context(config)` knows; any other is refused, so `session_id` or `contextID` is not silently ignored. */
+const CONFIG_KEYS = 'intent category constraints routing output metadata parentId contextId agentId environment sessionId functionId variables data'.split(' ')
+
+/** A Standard Schema object. Some libraries' schemas are functions (ArkType's types are callable), so not only objects. */
+const isStandardSchema = (value: unknown): boolean => (value as { '~standard'?: unknown } | undefined)?.['~standard'] != null
 
 /**
  * A conversational agent's context: session ids, data, cache, chat history by turns, completion
@@ -115,12 +119,13 @@ export class Context {
 
   constructor(config: ContextConfig = {}, runtime: ContextRuntime = {}) {
     if (typeof config !== 'object' || config === null) throw invalid('config', 'must be an object')
+    for (const key in config) if (!CONFIG_KEYS.includes(key)) throw invalid(`config.${key}`, unknownKey(key))
     this.#runtime = runtime
-    this.#variables = checkVariables(config.variables ?? runtime.variables ?? {})
-    const { schema, ...output } = config.output ?? {}
+    const { variables, output: outputConfig, contextId: id = nanoid(), sessionId = nanoid(), ...rest } = config
+    this.#variables = checkVariables(variables ?? runtime.variables ?? {})
+    const { schema, ...output } = outputConfig ?? {}
     if (isStandardSchema(schema)) this.#outputSchema = schema
     else if (schema !== undefined) output.schema = schema
-    const id = config.contextId ?? nanoid()
     if (typeof id !== 'string' || id === '') throw invalid('config.contextId', 'must be a non-empty string')
     this.#restore(
       parse(
@@ -128,15 +133,16 @@ export class Context {
         // Validate the JSON part of the config with the state schema, so the same rules hold for
         // `new Context(...)` and `fromJSON(...)`; variables and Standard Schemas are not part of it.
         {
+          constraints: {},
+          routing: {},
+          metadata: {},
+          data: {},
+          // The other config fields (all known keys, checked above); an undefined one means "not given".
+          ...Object.fromEntries(Object.entries(rest).filter((entry) => entry[1] !== undefined)),
           version: FORMAT_VERSION,
           id,
-          sessionId: config.sessionId ?? nanoid(),
-          ...pick(config, ['agentId', 'environment', 'functionId', 'intent', 'category', 'parentId']),
-          constraints: config.constraints ?? {},
-          routing: config.routing ?? {},
+          sessionId,
           output,
-          metadata: config.metadata ?? {},
-          data: config.data ?? {},
           cache: {},
           messages: [],
           currentTurnId: 0,
@@ -146,6 +152,9 @@ export class Context {
           testing: { tests: {}, outcomes: {}, metadata: {} },
         },
         'config',
+        'invalid_argument',
+        // As fromJSON reads it: 64 levels for a value (as setData takes) inside the format's own levels.
+        { maxDepth: 72 },
       ),
     )
   }
@@ -188,17 +197,13 @@ export class Context {
 
   /** The plain JSON form: `JSON.stringify(ctx)` works. Versioned, camelCase, no runtime inputs. */
   toJSON(): ContextState {
+    const { currentNode, stats, slots } = this.#frameworkData
     const state = {
       ...cloneJson(this.#state as unknown as JsonObject),
       cache: this.#cache.toJSON(),
       currentTurnId: this.#turns.currentTurnId,
       turns: this.#turns.records().map((r) => cloneJson(r as unknown as JsonObject)),
-      frameworkData: toJson(
-        this.#frameworkData.currentNode === undefined
-          ? { stats: this.#frameworkData.stats, slots: this.#frameworkData.slots }
-          : { currentNode: this.#frameworkData.currentNode, stats: this.#frameworkData.stats, slots: this.#frameworkData.slots },
-        'frameworkData',
-      ),
+      frameworkData: toJson(currentNode === undefined ? { stats, slots } : { currentNode, stats, slots }, 'frameworkData'),
       testing: this.#testing.toJSON(),
     }
     return state as unknown as ContextState
@@ -237,7 +242,8 @@ export class Context {
   setData(key: string, value: unknown): void {
     checkKey(key)
     const copy = toJson(value, ['data', key])
-    Object.defineProperty(this.#state.data, key, { value: copy, enumerable: true, writable: true, configurable: true })
+    // A plain assignment is safe: checkKey refused "__proto__", the one key that would set a prototype.
+    this.#state.data[key] = copy
     this.#dataView = undefined
   }
 
@@ -458,12 +464,6 @@ export class Context {
   getTestingMetadata<T = Json>(key: string, fallback?: T): Json | T | undefined {
     return this.#testing.getMetadata(key, fallback)
   }
-}
-
-function pick<T extends object, K extends keyof T>(source: T, keys: K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {}
-  for (const key of keys) if (source[key] !== undefined) out[key] = source[key]
-  return out
 }
 
 /** Variables are strings by key. Checked without ever echoing a value: they hold API keys. */

@@ -68,7 +68,13 @@ export function invalid(path: string, problem: string, code: 'invalid_argument' 
   return new ValidationError(code, `${path}: ${problem}`, { path })
 }
 
-/** Throws unless `key` is a string: JavaScript callers get a clear error, not a key named "undefined". */
-export function checkKey(key: unknown, path = 'key'): asserts key is string {
-  if (typeof key !== 'string') throw invalid(path, 'must be a string')
+/**
+ * Throws unless `key` is a string (non-empty when `nonEmpty`): JavaScript callers get a clear error,
+ * not a key named "undefined". `"__proto__"` is refused too: `fromJSON` refuses that key anywhere,
+ * so a state holding it could be saved but never loaded again.
+ */
+export function checkKey(key: unknown, path = 'key', nonEmpty?: boolean): asserts key is string {
+  if (typeof key !== 'string' || key === '__proto__' || (nonEmpty && !key)) {
+    throw invalid(path, `must be a ${nonEmpty ? 'non-empty ' : ''}string other than "__proto__"`)
+  }
 }

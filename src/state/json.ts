@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js'
+import { ValidationError, type ContextErrorCode } from '../errors.js'
 
 /** A JSON value: what every piece of context state is made of. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
@@ -11,15 +11,16 @@ export interface JsonLimits {
   maxDepth?: number
   /** Most values (objects, arrays and primitives together) accepted in one document. */
   maxNodes?: number
-  /** Error code to throw: `invalid_argument` for method arguments, `invalid_state` for loaded state. */
+  /** Error code for a value that is not JSON: `invalid_argument` for method arguments, `invalid_state`
+   * for loaded state. Going past `maxDepth` or `maxNodes` is always `too_large`. */
   code?: 'invalid_argument' | 'invalid_state'
 }
 
 const DEFAULT_LIMITS = { maxDepth: 64, maxNodes: 1_000_000 }
 
-/** `a.b[3].c` from path segments, for error messages. */
-export function formatPath(segments: ReadonlyArray<string | number>): string {
-  let out = ''
+/** `a.b[3].c` from path segments, for error messages, after `prefix` (taken as already formatted). */
+export function formatPath(segments: ReadonlyArray<string | number>, prefix = ''): string {
+  let out = prefix
   for (const s of segments) {
     if (typeof s === 'number') out += `[${s}]`
     else if (/^[A-Za-z_$][\w$]*$/.test(s)) out += out ? `.${s}` : s
@@ -36,7 +37,12 @@ function isPlainObject(value: object): boolean {
 /**
  * Returns a deep copy of `value` as plain JSON, or throws a `ValidationError` naming the path of the
  * first value that is not JSON: `undefined`, a function, a symbol, a bigint, `NaN` or `Infinity`, a
- * class instance (Date, Map, …), a cycle, a `__proto__` key, or nesting past `limits`.
+ * class instance (Date, Map, …), a cycle, a `__proto__` key, or nesting past `limits`. `-0` becomes
+ * `0`, as `JSON.stringify` writes it: JSON has no negative zero, and a copy that kept it would not
+ * equal the same state read back from text.
+ *
+ * `path` is where `value` sits, for error messages: segments (`['data', key]`, formatted and quoted
+ * as needed) or a string taken as an already formatted prefix (`'messages[2]'`).
  *
  * Recursive, but never deeper than `maxDepth` (64) frames: a hostile document nested 100,000 deep
  * gets this error at level 64, not a `RangeError: Maximum call stack size exceeded`.
@@ -44,21 +50,23 @@ function isPlainObject(value: object): boolean {
 export function toJson(value: unknown, path: string | ReadonlyArray<string | number> = [], limits?: JsonLimits): Json {
   const maxDepth = limits?.maxDepth ?? DEFAULT_LIMITS.maxDepth
   const maxNodes = limits?.maxNodes ?? DEFAULT_LIMITS.maxNodes
-  const at: (string | number)[] = typeof path === 'string' ? (path ? [path] : []) : [...path]
-  const fail = (what: string): never => {
-    const where = formatPath(at) || '(root)'
-    throw new ValidationError(limits?.code ?? 'invalid_argument', `${where}: ${what}`, { path: where })
+  const prefix = typeof path === 'string' ? path : ''
+  const at: (string | number)[] = typeof path === 'string' ? [] : [...path]
+  const fail = (what: string, code: ContextErrorCode = limits?.code ?? 'invalid_argument'): never => {
+    const where = formatPath(at, prefix) || '(root)'
+    throw new ValidationError(code, `${where}: ${what}`, { path: where })
   }
   // Objects on the current path only: a value shared by two branches (a DAG) is copied twice, as
   // JSON.stringify would, not refused as circular.
   const ancestors = new Set<object>()
   let nodes = 0
   const walk = (source: unknown): Json => {
-    if (++nodes > maxNodes) fail(`more than ${maxNodes} values`)
+    if (++nodes > maxNodes) fail(`more than ${maxNodes} values`, 'too_large')
     if (typeof source === 'string' || typeof source === 'boolean' || source === null) return source
-    if (typeof source === 'number') return Number.isFinite(source) ? source : fail(`${source} is not a JSON number`)
+    // `+ 0` turns -0 into 0 and leaves every other number as it is.
+    if (typeof source === 'number') return Number.isFinite(source) ? source + 0 : fail(`${source} is not a JSON number`)
     if (typeof source !== 'object') return fail(`${typeof source} is not JSON`)
-    if (ancestors.size >= maxDepth) fail(`nested deeper than ${maxDepth} levels`)
+    if (ancestors.size >= maxDepth) fail(`nested deeper than ${maxDepth} levels`, 'too_large')
     if (ancestors.has(source)) fail('circular reference')
     const isArray = Array.isArray(source)
     if (!isArray && !isPlainObject(source)) fail(`${source.constructor?.name ?? 'object'} is not plain JSON`)

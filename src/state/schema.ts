@@ -1,12 +1,12 @@
 import * as v from 'valibot'
-import { ContextError } from '../errors.js'
+import { ContextError, invalid } from '../errors.js'
 import { OutcomeRecordSchema } from '../testing/outcomes.js'
 import { TestRecordSchema } from '../testing/tests.js'
 import { CacheEntrySchema } from './cache.js'
 import type { Json } from './json.js'
 import { CompletionMessageSchema } from './messages.js'
 import { TurnRecordSchema } from './turns.js'
-import { int, JsonRecord, JsonValue, nonEmpty, parse, range } from './validate.js'
+import { int, JsonRecord, JsonValue, nonEmpty, parse, range, record } from './validate.js'
 
 /** The serialized format version this build writes. `fromJSON` refuses any other. */
 export const FORMAT_VERSION = 1
@@ -58,7 +58,7 @@ export const ContextStateSchema = v.strictObject({
   output: OutputSchema,
   metadata: JsonRecord,
   data: JsonRecord,
-  cache: v.record(v.string(), CacheEntrySchema),
+  cache: record(CacheEntrySchema),
   messages: v.array(CompletionMessageSchema),
   currentTurnId: int(0),
   turns: v.pipe(
@@ -72,8 +72,8 @@ export const ContextStateSchema = v.strictObject({
   }),
   inputs: v.array(InputSchema),
   testing: v.strictObject({
-    tests: v.record(v.string(), TestRecordSchema),
-    outcomes: v.record(v.string(), OutcomeRecordSchema),
+    tests: record(TestRecordSchema),
+    outcomes: record(OutcomeRecordSchema),
     metadata: JsonRecord,
   }),
 })
@@ -85,7 +85,9 @@ export type ContextState = v.InferOutput<typeof ContextStateSchema>
 export interface ParseLimits {
   /** Longest JSON string accepted, in UTF-16 code units. Default 16 MiB (real contexts are KBs to a few MBs). */
   maxLength?: number
-  /** Deepest nesting accepted. Default 64. */
+  /** Deepest nesting accepted. Default 72: the 64 levels any one value may have (see `toJson`) plus
+   * the levels the format wraps around it (3, at `turns[i].request`), rounded up. The check recurses
+   * one frame a level: keep it in the hundreds, or a hostile document can exhaust the stack. */
   maxDepth?: number
 }
 
@@ -95,28 +97,32 @@ export interface ParseLimits {
  * `too_large`. The result is a fresh copy: nothing of the input is shared.
  */
 export function parseState(input: string | object, limits?: ParseLimits): ContextState {
+  const fail = (code: 'invalid_state' | 'too_large', problem: string) => new ContextError(code, `state: ${problem}`, { path: '(root)' })
   let value: unknown = input
   if (typeof input === 'string') {
     const maxLength = limits?.maxLength ?? 16 * 1024 * 1024
-    if (input.length > maxLength) {
-      throw new ContextError('too_large', `state: ${input.length} characters is over the limit of ${maxLength}`, { path: '(root)' })
-    }
+    if (input.length > maxLength) throw fail('too_large', `${input.length} characters is over the limit of ${maxLength}`)
     try {
       value = JSON.parse(input)
-    } catch (e) {
-      throw new ContextError('invalid_state', `state: not valid JSON (${(e as Error).message.slice(0, 100)})`, { path: '(root)' })
+    } catch {
+      // The parser's message is left out: engines quote the text around the error, which may be user data.
+      throw fail('invalid_state', 'not valid JSON')
     }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ContextError('invalid_state', 'state: must be a JSON object', { path: '(root)' })
-  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('invalid_state', 'must be a JSON object')
   const version = (value as { version?: unknown }).version
   if (version !== FORMAT_VERSION) {
-    throw new ContextError('unsupported_version', `state.version: ${String(JSON.stringify(version)).slice(0, 40)} is not a format this build reads (it reads ${FORMAT_VERSION})`, {
+    // Only a number is shown: echoing any other value could throw (a bigint) or be huge.
+    throw new ContextError('unsupported_version', `version: ${typeof version === 'number' ? version : typeof version} is not ${FORMAT_VERSION}, the only format this build reads`, {
       path: 'version',
     })
   }
-  return parse(ContextStateSchema, value, '', 'invalid_state', { maxDepth: limits?.maxDepth ?? 64 }) as ContextState
+  const state = parse(ContextStateSchema, value, '', 'invalid_state', { maxDepth: limits?.maxDepth ?? 72 }) as ContextState
+  // The next request goes to currentTurnId + 1: a turn past currentTurnId would be overwritten.
+  if ((state.turns.at(-1)?.id ?? 0) > state.currentTurnId) {
+    throw invalid('currentTurnId', 'must be >= the last turn id', 'invalid_state')
+  }
+  return state
 }
 
 export type { Json }

@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { ContextError } from '../errors.js'
 import { deepFreeze, type Json } from './json.js'
-import { int, JsonValue, nonEmpty, parse } from './validate.js'
+import { int, JsonRecord, nonEmpty, parse } from './validate.js'
 
 const NonEmpty = nonEmpty()
 
@@ -15,7 +15,7 @@ export type NodeLabel = v.InferOutput<typeof NodeLabelSchema>
  * field (attachments, annotations, misc) is kept as given.
  */
 export const TurnMessageSchema = v.pipe(
-  v.record(v.string(), JsonValue),
+  JsonRecord,
   v.check((m) => m.text === undefined || typeof m.text === 'string', 'text must be a string'),
 )
 /** A request or response: `{ text?, ...any JSON }`. A bare string is shorthand for `{ text }`. */
@@ -89,7 +89,8 @@ export function getLastIndex(dictionary: TurnMap<unknown> | ReadonlyMap<number, 
   if (dictionary instanceof TurnMap) last = dictionary.lastKey()
   else {
     const keys = dictionary instanceof Map ? [...dictionary.keys()] : Object.keys(dictionary).map(Number)
-    for (const key of keys) if (last === undefined || key > last) last = key
+    // `>` is false for NaN: a key that is not a number ("a" in a plain object) is skipped, not returned.
+    for (const key of keys) if (key > (last ?? -Infinity)) last = key
   }
   if (last === undefined) throw new ContextError('empty', 'getLastIndex: the dictionary is empty')
   return last

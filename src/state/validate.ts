@@ -1,11 +1,46 @@
 import * as v from 'valibot'
 import { ValidationError } from '../errors.js'
-import { formatPath, toJson, type Json, type JsonLimits } from './json.js'
+import { formatPath, toJson, type Json, type JsonLimits, type JsonObject } from './json.js'
 
 /** Any JSON value. Only used behind `toJson`, which has already checked and copied it. */
 export const JsonValue = v.custom<Json>(() => true)
-/** A JSON object behind `toJson`. */
-export const JsonRecord = v.record(v.string(), JsonValue)
+
+const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/**
+ * A JSON object behind `toJson`. Not `v.record`: valibot's record (like its looseObject and
+ * objectWithRest) silently drops the keys "constructor" and "prototype", its guard against prototype
+ * pollution, and in JSON those are plain data: `setData('constructor', 1)` must survive `fromJSON`.
+ * `toJson` has already refused "__proto__", the one key that is dangerous.
+ */
+export const JsonRecord = v.custom<JsonObject>(isObject, 'must be an object')
+
+/**
+ * An object whose every value matches `item`, with each issue's path through its key: `v.record`
+ * without the key drop (see `JsonRecord`). Parsing stops at the first issue, as `parse` asks. Only
+ * `~run`, what valibot calls, is replaced: the copied `~standard` checks just "is an object".
+ */
+export function record<S extends v.GenericSchema>(item: S): v.GenericSchema<Record<string, v.InferInput<S>>, Record<string, v.InferOutput<S>>> {
+  return {
+    ...JsonRecord,
+    '~run'(dataset: { value: unknown }, config: v.Config<v.BaseIssue<unknown>>) {
+      const input = dataset.value
+      if (!isObject(input)) return JsonRecord['~run'](dataset, config)
+      const output: JsonObject = {}
+      for (const key in input) {
+        const result = item['~run']({ value: input[key] }, config)
+        if (result.issues) {
+          for (const issue of result.issues) {
+            ;((issue as { path?: unknown[] }).path ??= []).unshift({ type: 'object', origin: 'value', input, key, value: input[key] })
+          }
+          return { typed: false, value: input, issues: result.issues }
+        }
+        output[key] = result.value as Json
+      }
+      return { typed: true, value: output }
+    },
+  } as never
+}
 
 // The checks below are all `v.check`: one valibot action reused, rather than integer + minValue +
 // maxValue + minLength + maxLength, saves ~270 bytes gzip of the core's 8 KB budget.
@@ -31,18 +66,23 @@ export function parse<S extends v.GenericSchema>(
   code: 'invalid_argument' | 'invalid_state' = 'invalid_argument',
   limits?: JsonLimits,
 ): v.InferOutput<S> {
-  const json = toJson(value, root ? [root] : [], { ...limits, code })
+  // `root` is a formatted prefix (`messages[2]`, `outcomes.wins`), not one key to quote.
+  const json = toJson(value, root, { ...limits, code })
   const result = v.safeParse(schema, json, { abortEarly: true })
   if (result.success) return result.output
   const issue = result.issues[0]
-  const segments: (string | number)[] = root ? [root] : []
+  const segments: (string | number)[] = []
   for (const item of issue.path ?? []) {
     if (typeof item.key === 'string' || typeof item.key === 'number') segments.push(item.key)
   }
-  const where = formatPath(segments) || '(root)'
+  const where = formatPath(segments, root) || '(root)'
   // A strict object's unknown key: say which, and the camelCase spelling when that is the mistake.
-  const key = issue.expected === 'never' ? (issue.path?.at(-1)?.key as string) : undefined
-  const camel = key?.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
-  const message = key === undefined ? issue.message : `unknown key${camel !== key ? ` (did you mean ${camel}?)` : ''}`
+  const message = issue.expected === 'never' ? unknownKey(issue.path?.at(-1)?.key as string) : issue.message
   throw new ValidationError(code, `${where}: ${message}`, { path: where })
+}
+
+/** "unknown key", with the camelCase spelling when the key is snake_case (`max_tokens`: did you mean maxTokens?). */
+export function unknownKey(key: string): string {
+  const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+  return `unknown key${camel !== key ? ` (did you mean ${camel}?)` : ''}`
 }

@@ -1,5 +1,6 @@
 import * as v from 'valibot'
-import { JsonValue, nonEmpty, parse } from '../state/validate.js'
+import { checkKey } from '../errors.js'
+import { JsonValue, parse } from '../state/validate.js'
 
 /** Defaults per outcome type, as the voice-agent document lists them. */
 const DEFAULTS = { boolean: false, integer: 0, float: 0, string: '' } as const
@@ -40,10 +41,11 @@ export function fitsType(type: OutcomeType, value: unknown): value is OutcomeVal
   }
 }
 
-/** The record `addOutcome` stores: the type's default value. */
+/** The record `addOutcome` stores: the type's default value. An unknown `type` fails the schema's
+ * type check (hasOwn: a `type` of "toString" must not find Object.prototype.toString). */
 export function newOutcome(name: string, type: OutcomeType, description: string): OutcomeRecord {
-  parse(nonEmpty(), name, 'name')
-  return parse(OutcomeRecordSchema, { type, description, value: DEFAULTS[type as OutcomeType] ?? false }, `outcomes.${name}`) as OutcomeRecord
+  checkKey(name, 'name', true)
+  return parse(OutcomeRecordSchema, { type, description, value: Object.hasOwn(DEFAULTS, type) ? DEFAULTS[type] : false }, `outcomes.${name}`) as OutcomeRecord
 }
 
 /** The default value of an outcome type. */

@@ -48,7 +48,8 @@ export class Testing {
     for (const t of tests) {
       const name = t?.name
       if (this.#tests.has(name) || drawn.has(name)) continue
-      drawn.set(name, newTest(name, t.options, t.description ?? '', t.stop ?? {}, this.#random))
+      // `t?.`: a null entry is a ValidationError naming `name`, not a TypeError.
+      drawn.set(name, newTest(name, t?.options, t?.description ?? '', t?.stop ?? {}, this.#random))
     }
     for (const [name, record] of drawn) this.#tests.set(name, record)
     return Object.fromEntries(tests.map((t) => [t.name, this.#tests.get(t.name)!.value]))
@@ -88,10 +89,10 @@ export class Testing {
   setOutcome(name: string, value: OutcomeValue): OutcomeValue {
     const outcome = this.#outcome(name)
     if (!fitsType(outcome.type, value)) {
-      throw invalid(`outcomes.${name}`, `must be a ${outcome.type}`)
+      throw invalid(`outcomes.${name}`, `must be of type ${outcome.type}`)
     }
     const previous = outcome.value
-    outcome.value = value
+    outcome.value = toJson(value) as OutcomeValue // -0 stored as 0, as JSON will read it back
     return previous
   }
 
@@ -104,7 +105,8 @@ export class Testing {
     if (outcome.type === 'string') {
       throw invalid(`outcomes.${name}`, 'a string outcome has no trigger; use setOutcome')
     }
-    outcome.value = outcome.type === 'boolean' ? true : (outcome.value as number) + 1
+    // Through setOutcome, so an integer counter cannot step past 2^53 - 1 into a value fromJSON refuses.
+    this.setOutcome(name, outcome.type === 'boolean' || (outcome.value as number) + 1)
     return outcome.value
   }
 

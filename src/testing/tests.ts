@@ -1,6 +1,6 @@
 import * as v from 'valibot'
-import { ContextError } from '../errors.js'
-import { int, nonEmpty, parse, range } from '../state/validate.js'
+import { checkKey, ContextError } from '../errors.js'
+import { int, parse, range, record } from '../state/validate.js'
 
 /**
  * When a test concludes (checked across sessions by `agentctx/experiments`): after `maxIterations`
@@ -24,15 +24,16 @@ const Weight = range(0)
 export const TestRecordSchema = v.pipe(
   v.strictObject({
     options: v.pipe(
-      v.record(v.string(), Weight),
+      record(Weight),
       v.check((o) => Object.values(o).some((w) => w > 0), 'needs at least one option with a weight above 0'),
     ),
     description: v.string(),
     stop: StopConditionsSchema,
     value: v.string(),
   }),
-  v.check((t) => t.value in t.options, 'value must be one of the options'),
-  v.check((t) => t.stop.default === undefined || t.stop.default in t.options, 'stop.default must be one of the options'),
+  // Object.hasOwn, not `in`: `in` would take "toString" for an option of every test.
+  v.check((t) => Object.hasOwn(t.options, t.value), 'value must be one of the options'),
+  v.check((t) => t.stop.default === undefined || Object.hasOwn(t.options, t.stop.default), 'stop.default must be one of the options'),
 )
 /** A test as stored. */
 export type TestRecord = v.InferOutput<typeof TestRecordSchema>
@@ -67,7 +68,7 @@ export function drawOption(options: Record<string, number>, random: () => number
 
 /** Validates a test definition and draws its value: the record `addTest` stores. */
 export function newTest(name: string, options: Record<string, number>, description: string, stop: StopConditions, random: () => number): TestRecord {
-  parse(nonEmpty(), name, 'name')
+  checkKey(name, 'name', true)
   const checked = parse(
     TestRecordSchema,
     { options, description, stop, value: Object.keys(options ?? {})[0] ?? '' },

@@ -1,0 +1,400 @@
+import { describe, expect, it } from 'vitest'
+import { Context } from '../../src/context.js'
+import { ValidationError } from '../../src/errors.js'
+import type { OutcomeType } from '../../src/testing/outcomes.js'
+import { secureRandom } from '../../src/testing/random.js'
+import { Testing } from '../../src/testing/testing.js'
+import { drawOption, type StopConditions } from '../../src/testing/tests.js'
+import { thrown } from '../core/helpers.js'
+
+/** A context whose A/B draws read `values` in turn, and a count of the draws made. */
+function seeded(...values: number[]): { ctx: Context; draws: () => number } {
+  let i = 0
+  return { ctx: new Context({}, { random: () => values[i++ % values.length]! }), draws: () => i }
+}
+
+const greeting = { 'Hello!': 0.5, 'Hi there!': 0.3, 'Welcome!': 0.2 }
+
+describe('addTest: weighted draw', () => {
+  it.each([
+    [0, 'Hello!'],
+    [0.4999, 'Hello!'],
+    [0.5, 'Hi there!'],
+    [0.7999, 'Hi there!'],
+    [0.8, 'Welcome!'],
+    [0.9999999, 'Welcome!'],
+  ])('random() = %d picks %s (each option owns an interval as wide as its weight, in insertion order)', (r, expected) => {
+    expect(seeded(r).ctx.addTest('greeting_style', greeting)).toBe(expected)
+  })
+
+  it('weights need not sum to 1: { 5, 3, 2 } is the same test as { 0.5, 0.3, 0.2 }', () => {
+    for (const r of [0, 0.3, 0.55, 0.81, 0.99]) {
+      expect(seeded(r).ctx.addTest('t', { a: 5, b: 3, c: 2 })).toBe(seeded(r).ctx.addTest('t', { a: 0.5, b: 0.3, c: 0.2 }))
+    }
+  })
+
+  it('never picks an option of weight 0', () => {
+    for (const r of [0, 0.5, 0.999]) expect(seeded(r).ctx.addTest('t', { off: 0, on: 1, alsoOff: 0 })).toBe('on')
+  })
+
+  it('a random source returning 1 (out of contract) still picks the last option with weight, not ""', () => {
+    expect(drawOption({ a: 1, b: 1, z: 0 }, () => 1)).toBe('b')
+  })
+
+  it('returns the same value on every addTest / getTest of the session, drawing once', () => {
+    const { ctx, draws } = seeded(0.9, 0.1)
+    const first = ctx.addTest('greeting_style', greeting)
+    expect(first).toBe('Welcome!')
+    expect(ctx.addTest('greeting_style', greeting)).toBe(first)
+    expect(ctx.addTest('greeting_style', { other: 1 })).toBe(first) // already added: options of a later call are ignored
+    expect(ctx.getTest('greeting_style')).toBe(first)
+    expect(draws()).toBe(1)
+  })
+
+  it('keeps the drawn value across toJSON / fromJSON, without drawing again', () => {
+    const { ctx } = seeded(0.6)
+    ctx.addTest('t', greeting, 'a description', { maxIterations: 10, default: 'Hello!' })
+    let drawn = 0
+    const back = Context.fromJSON(JSON.stringify(ctx), { random: () => (drawn++, 0) })
+    expect(back.getTest('t')).toBe('Hi there!')
+    expect(back.addTest('t', greeting)).toBe('Hi there!')
+    expect(drawn).toBe(0)
+    expect(back.toJSON().testing.tests.t).toEqual({
+      options: greeting,
+      description: 'a description',
+      stop: { maxIterations: 10, default: 'Hello!' },
+      value: 'Hi there!',
+    })
+  })
+
+  it('with the default secure random, 2,000 sessions split about 50 / 30 / 20', () => {
+    const counts: Record<string, number> = { 'Hello!': 0, 'Hi there!': 0, 'Welcome!': 0 }
+    for (let i = 0; i < 2000; i++) counts[new Testing().addTest('g', greeting)]!++
+    // Standard deviations of the shares at n = 2,000: 1.1, 1.0 and 0.9 points; 7 points is 6+ sigma.
+    expect(Math.abs(counts['Hello!']! / 2000 - 0.5)).toBeLessThan(0.07)
+    expect(Math.abs(counts['Hi there!']! / 2000 - 0.3)).toBeLessThan(0.07)
+    expect(Math.abs(counts['Welcome!']! / 2000 - 0.2)).toBeLessThan(0.07)
+  })
+
+  it('secureRandom gives uniform floats in [0, 1)', () => {
+    let sum = 0
+    for (let i = 0; i < 10_000; i++) {
+      const r = secureRandom()
+      expect(r >= 0 && r < 1).toBe(true)
+      sum += r
+    }
+    expect(Math.abs(sum / 10_000 - 0.5)).toBeLessThan(0.03) // sd of the mean is 0.003
+  })
+})
+
+describe('addTest: bad input', () => {
+  it.each([
+    ['a negative weight', { a: 0.5, b: -0.5 }, {}, 'tests.t.options.b', /must be >= 0/],
+    ['all weights zero', { a: 0, b: 0 }, {}, 'tests.t.options', /above 0/],
+    ['no options', {}, {}, 'tests.t.options', /above 0/],
+    ['a string weight', { a: '0.5', b: 0.5 }, {}, 'tests.t.options.a', /number/],
+    ['NaN', { a: NaN }, {}, 'tests.t.options.a', /not a JSON number/],
+    ['Infinity', { a: Infinity, b: 1 }, {}, 'tests.t.options.a', /not a JSON number/],
+    ['options that are not an object', null, {}, 'tests.t.options', /object/],
+    ['stop.default that is not an option', { a: 1, b: 1 }, { default: 'c' }, 'tests.t', /stop.default must be one of the options/],
+    ['stopOn 3', { a: 1 }, { stopOn: 3 }, 'tests.t.stop.stopOn', /Expected/],
+    ['maxConfidence over 100', { a: 1 }, { maxConfidence: 101 }, 'tests.t.stop.maxConfidence', /0..100/],
+    ['maxIterations 0', { a: 1 }, { maxIterations: 0 }, 'tests.t.stop.maxIterations', /integer >= 1/],
+    ['maxIterations 1.5', { a: 1 }, { maxIterations: 1.5 }, 'tests.t.stop.maxIterations', /integer/],
+    ['notify that is not a list', { a: 1 }, { notify: 'a@b.c' }, 'tests.t.stop.notify', /Array/],
+    ['a snake_case stop key', { a: 1 }, { max_iterations: 10 }, 'tests.t.stop.max_iterations', /did you mean maxIterations/],
+  ])('refuses %s with a ValidationError naming the path', (_, options, stop, path, message) => {
+    const ctx = new Context()
+    const e = thrown(() => ctx.addTest('t', options as Record<string, number>, '', stop as StopConditions))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.code).toBe('invalid_argument')
+    expect(e.path).toBe(path)
+    expect(e.message).toMatch(message)
+    expect(thrown(() => ctx.getTest('t')).code).toBe('not_found') // nothing was added
+  })
+
+  it('refuses a bad name or description', () => {
+    const ctx = new Context()
+    expect(thrown(() => ctx.addTest('', { a: 1 })).path).toBe('name')
+    expect(thrown(() => ctx.addTest(3 as unknown as string, { a: 1 })).path).toBe('name')
+    expect(thrown(() => ctx.addTest('__proto__', { a: 1 })).path).toBe('name')
+    expect(thrown(() => ctx.addTest('t', { a: 1 }, 5 as unknown as string)).path).toBe('tests.t.description')
+  })
+
+  it('regression: a stored value of "toString" is not "one of the options" (it was, through `in`)', () => {
+    const state = new Context().toJSON()
+    state.testing.tests.t = { options: { a: 1 }, description: '', stop: { default: 'constructor' }, value: 'a' }
+    expect(thrown(() => Context.fromJSON(state)).path).toBe('testing.tests.t')
+    state.testing.tests.t = { options: { a: 1 }, description: '', stop: {}, value: 'toString' }
+    expect(thrown(() => Context.fromJSON(state)).path).toBe('testing.tests.t')
+  })
+
+  it('getTest of an unknown test is a ContextError (not_found) naming it', () => {
+    const e = thrown(() => new Context().getTest('nope'))
+    expect(e.code).toBe('not_found')
+    expect(e.path).toBe('tests.nope')
+    expect(e.message).toMatch(/"nope"/)
+  })
+})
+
+describe('addTests', () => {
+  it('adds several tests and returns the drawn values by name', () => {
+    const { ctx } = seeded(0.1, 0.9)
+    const drawn = ctx.addTests([
+      { name: 'greeting', options: { hello: 1, hi: 1 } },
+      { name: 'upsell', options: { direct: 0.5, subtle: 0.5 }, description: 'Upsell', stop: { maxIterations: 100, default: 'direct' } },
+    ])
+    expect(drawn).toEqual({ greeting: 'hello', upsell: 'subtle' })
+    expect(ctx.getTest('upsell')).toBe('subtle')
+  })
+
+  it('keeps the value of a test already added', () => {
+    const { ctx } = seeded(0)
+    ctx.addTest('greeting', { hello: 1, hi: 1 })
+    expect(ctx.addTests([{ name: 'greeting', options: { other: 1 } }])).toEqual({ greeting: 'hello' })
+  })
+
+  it('is all or none: one bad definition adds nothing', () => {
+    const ctx = new Context()
+    const e = thrown(() =>
+      ctx.addTests([
+        { name: 'good', options: { a: 1 } },
+        { name: 'bad', options: { a: -1 } },
+      ]),
+    )
+    expect(e.path).toBe('tests.bad.options.a')
+    expect(thrown(() => ctx.getTest('good')).code).toBe('not_found')
+    expect(ctx.toJSON().testing.tests).toEqual({})
+  })
+
+  it('regression: a null entry is a ValidationError, not a TypeError', () => {
+    const ctx = new Context()
+    const e = thrown(() => ctx.addTests([{ name: 'ok', options: { a: 1 } }, null as never]))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(ctx.toJSON().testing.tests).toEqual({})
+  })
+
+  it('refuses a non-array', () => {
+    expect(thrown(() => new Context().addTests({} as never)).path).toBe('tests')
+  })
+})
+
+describe('outcomes', () => {
+  it.each([
+    ['boolean', false],
+    ['integer', 0],
+    ['float', 0],
+    ['string', ''],
+  ] as [OutcomeType, unknown][])('a %s outcome starts at %j', (type, value) => {
+    const ctx = new Context()
+    ctx.addOutcome('o', type, 'desc')
+    expect(ctx.getOutcome('o')).toBe(value)
+    expect(ctx.toJSON().testing.outcomes.o).toEqual({ type, description: 'desc', value })
+  })
+
+  it('setOutcome checks the type and returns the previous value', () => {
+    const ctx = new Context()
+    ctx.addOutcomes([
+      { name: 'b', type: 'boolean' },
+      { name: 'i', type: 'integer' },
+      { name: 'f', type: 'float' },
+      { name: 's', type: 'string' },
+    ])
+    expect(ctx.setOutcome('b', true)).toBe(false)
+    expect(ctx.setOutcome('i', 3)).toBe(0)
+    expect(ctx.setOutcome('i', -7)).toBe(3)
+    expect(ctx.setOutcome('f', 29.99)).toBe(0)
+    expect(ctx.setOutcome('f', 2)).toBe(29.99) // an integer is a float
+    expect(ctx.setOutcome('s', 'premium')).toBe('')
+    expect([ctx.getOutcome('b'), ctx.getOutcome('i'), ctx.getOutcome('f'), ctx.getOutcome('s')]).toEqual([true, -7, 2, 'premium'])
+  })
+
+  it.each([
+    ['integer', 1.5],
+    ['integer', '1'],
+    ['integer', 2 ** 53],
+    ['integer', true],
+    ['float', NaN],
+    ['float', Infinity],
+    ['float', '1.5'],
+    ['boolean', 1],
+    ['boolean', 'true'],
+    ['string', 5],
+    ['string', null],
+  ] as [OutcomeType, unknown][])('setOutcome on a %s outcome refuses %j and keeps the old value', (type, value) => {
+    const ctx = new Context()
+    ctx.addOutcome('o', type)
+    const before = ctx.getOutcome('o')
+    const e = thrown(() => ctx.setOutcome('o', value as number))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.path).toBe('outcomes.o')
+    expect(e.message).toMatch(new RegExp(`must be of type ${type}`))
+    expect(ctx.getOutcome('o')).toBe(before)
+  })
+
+  it('regression: setOutcome stores -0 as 0, as JSON reads it back', () => {
+    const ctx = new Context()
+    ctx.addOutcome('f', 'float')
+    ctx.setOutcome('f', -0)
+    expect(Object.is(ctx.getOutcome('f'), 0)).toBe(true)
+  })
+
+  it('triggerOutcome: a boolean becomes true, a number goes up by 1; returns the new value', () => {
+    const ctx = new Context()
+    ctx.addOutcome('satisfied', 'boolean')
+    ctx.addOutcome('count', 'integer')
+    ctx.addOutcome('score', 'float')
+    expect(ctx.triggerOutcome('satisfied')).toBe(true)
+    expect(ctx.triggerOutcome('satisfied')).toBe(true)
+    expect(ctx.triggerOutcome('count')).toBe(1)
+    expect(ctx.triggerOutcome('count')).toBe(2)
+    ctx.setOutcome('score', 0.5)
+    expect(ctx.triggerOutcome('score')).toBe(1.5)
+  })
+
+  it('triggerOutcome on a string outcome is a ValidationError naming the outcome', () => {
+    const ctx = new Context()
+    ctx.addOutcome('segment', 'string')
+    const e = thrown(() => ctx.triggerOutcome('segment'))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.path).toBe('outcomes.segment')
+    expect(e.message).toMatch(/setOutcome/)
+    expect(ctx.getOutcome('segment')).toBe('')
+  })
+
+  it('regression: triggering an integer at 2^53 - 1 is refused, not stored as a value fromJSON would refuse', () => {
+    const ctx = new Context()
+    ctx.addOutcome('n', 'integer')
+    ctx.setOutcome('n', Number.MAX_SAFE_INTEGER)
+    expect(thrown(() => ctx.triggerOutcome('n')).path).toBe('outcomes.n')
+    expect(ctx.getOutcome('n')).toBe(Number.MAX_SAFE_INTEGER)
+    expect(Context.fromJSON(JSON.stringify(ctx)).getOutcome('n')).toBe(Number.MAX_SAFE_INTEGER)
+  })
+
+  it('resetOutcome goes back to the default and returns the previous value', () => {
+    const ctx = new Context()
+    ctx.addOutcome('count', 'integer')
+    ctx.addOutcome('done', 'boolean')
+    ctx.triggerOutcome('count')
+    ctx.triggerOutcome('count')
+    ctx.triggerOutcome('done')
+    expect(ctx.resetOutcome('count')).toBe(2)
+    expect(ctx.getOutcome('count')).toBe(0)
+    expect(ctx.resetOutcome('done')).toBe(true)
+    expect(ctx.getOutcome('done')).toBe(false)
+    expect(ctx.resetOutcome('done')).toBe(false)
+  })
+
+  it('every outcome method names an unknown outcome with not_found', () => {
+    const ctx = new Context()
+    for (const call of [
+      () => ctx.getOutcome('x'),
+      () => ctx.setOutcome('x', 1),
+      () => ctx.triggerOutcome('x'),
+      () => ctx.resetOutcome('x'),
+    ]) {
+      const e = thrown(call)
+      expect(e.code).toBe('not_found')
+      expect(e.path).toBe('outcomes.x')
+    }
+  })
+
+  it('addOutcome again with the same type keeps the value; with another type it is an error', () => {
+    const ctx = new Context()
+    ctx.addOutcome('count', 'integer')
+    ctx.triggerOutcome('count')
+    ctx.addOutcome('count', 'integer', 'again')
+    expect(ctx.getOutcome('count')).toBe(1)
+    const e = thrown(() => ctx.addOutcome('count', 'float'))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.path).toBe('outcomes.count.type')
+    expect(e.message).toMatch(/already added as integer/)
+    expect(ctx.toJSON().testing.outcomes.count!.type).toBe('integer')
+  })
+
+  it('refuses an unknown type or a bad name or description', () => {
+    const ctx = new Context()
+    expect(thrown(() => ctx.addOutcome('o', 'number' as OutcomeType)).path).toBe('outcomes.o.type')
+    // regression: "toString" found Object.prototype.toString as its default and failed as "not JSON"
+    const e = thrown(() => ctx.addOutcome('o', 'toString' as OutcomeType))
+    expect(e.path).toBe('outcomes.o.type')
+    expect(e.message).toMatch(/"boolean" \| "integer" \| "float" \| "string"/)
+    expect(thrown(() => ctx.addOutcome('', 'integer')).path).toBe('name')
+    expect(thrown(() => ctx.addOutcome('__proto__', 'integer')).path).toBe('name')
+    expect(thrown(() => ctx.addOutcome('o', 'integer', 1 as unknown as string)).path).toBe('outcomes.o.description')
+    expect(ctx.toJSON().testing.outcomes).toEqual({})
+  })
+
+  it('addOutcomes is all or none', () => {
+    const ctx = new Context()
+    ctx.addOutcome('kept', 'integer')
+    const e = thrown(() =>
+      ctx.addOutcomes([
+        { name: 'a', type: 'boolean' },
+        { name: 'kept', type: 'string' }, // conflicts with the existing one
+      ]),
+    )
+    expect(e.path).toBe('outcomes.kept.type')
+    expect(Object.keys(ctx.toJSON().testing.outcomes)).toEqual(['kept'])
+    expect(thrown(() => ctx.addOutcomes([{ name: 'b', type: 'boolean' }, null as never])).code).toBe('invalid_argument')
+    expect(thrown(() => ctx.addOutcomes('x' as never)).path).toBe('outcomes')
+    expect(Object.keys(ctx.toJSON().testing.outcomes)).toEqual(['kept'])
+    ctx.addOutcomes([
+      { name: 'a', type: 'boolean', description: 'A' },
+      { name: 'b', type: 'float' },
+    ])
+    expect(ctx.toJSON().testing.outcomes).toEqual({
+      kept: { type: 'integer', description: '', value: 0 },
+      a: { type: 'boolean', description: 'A', value: false },
+      b: { type: 'float', description: '', value: 0 },
+    })
+  })
+
+  it('ctx.testing is the same manager the ctx methods use', () => {
+    const ctx = new Context()
+    ctx.testing.addOutcome('o', 'integer')
+    ctx.triggerOutcome('o')
+    expect(ctx.testing.getOutcome('o')).toBe(1)
+    expect(ctx.testing).toBeInstanceOf(Testing)
+    expect(ctx.testing).toBe(ctx.testing)
+  })
+})
+
+describe('testing metadata', () => {
+  it('returns a stored 0, false, "" or null, not the default', () => {
+    const ctx = new Context()
+    const stored: [string, unknown][] = [
+      ['zero', 0],
+      ['no', false],
+      ['empty', ''],
+      ['nothing', null],
+    ]
+    for (const [k, v] of stored) ctx.setTestingMetadata(k, v)
+    for (const [k, v] of stored) expect(ctx.getTestingMetadata(k, 'DEFAULT')).toBe(v)
+    expect(ctx.getTestingMetadata('unset', 'DEFAULT')).toBe('DEFAULT')
+    expect(ctx.getTestingMetadata('unset')).toBeUndefined()
+  })
+
+  it('stores any JSON as a copy, and refuses what is not JSON at testing.metadata.<key>', () => {
+    const ctx = new Context()
+    const value = { tags: ['a'] }
+    ctx.setTestingMetadata('info', value)
+    value.tags.push('b')
+    const read = ctx.getTestingMetadata('info') as { tags: string[] }
+    expect(read).toEqual({ tags: ['a'] })
+    read.tags.push('c')
+    expect(ctx.getTestingMetadata('info')).toEqual({ tags: ['a'] })
+    expect(thrown(() => ctx.setTestingMetadata('bad', new Map())).path).toBe('testing.metadata.bad')
+    expect(thrown(() => ctx.setTestingMetadata(1 as unknown as string, 1)).path).toBe('key')
+    expect(ctx.getTestingMetadata('bad')).toBeUndefined()
+  })
+
+  it('regression: keys "constructor" and "prototype" survive fromJSON', () => {
+    const ctx = new Context()
+    ctx.setTestingMetadata('constructor', 'c')
+    ctx.setTestingMetadata('prototype', 'p')
+    const back = Context.fromJSON(JSON.stringify(ctx))
+    expect(back.getTestingMetadata('constructor')).toBe('c')
+    expect(back.getTestingMetadata('prototype')).toBe('p')
+  })
+})
