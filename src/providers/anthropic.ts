@@ -1,0 +1,143 @@
+import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
+import type { CompletionMessage } from '../state/messages.js'
+import { asObject, base, chat, inlineImage, streamError, textOf, type ProviderOptions, type Reply } from './http.js'
+
+/** Options of `anthropic()`. */
+export interface AnthropicOptions extends ProviderOptions {
+  /** `anthropic-version` header. Default `2023-06-01`, the current (and only stable) version. */
+  version?: string
+  /**
+   * Sends `anthropic-dangerous-direct-browser-access: true`, without which Anthropic refuses CORS
+   * requests from a page. Default: true where `window` exists (a browser page), false elsewhere.
+   * It exposes the key to anyone who can open the page: use it with a per-user key or a proxy.
+   */
+  dangerouslyAllowBrowser?: boolean
+  /** `max_tokens` (required by the API) when the request sets no `maxOutputTokens`. Default 4096. */
+  maxTokens?: number
+}
+
+const STOP: Record<string, FinishReason> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+}
+
+function usage(u: any, reply: Reply) {
+  if (u?.input_tokens != null) reply.input = u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0)
+  if (u?.output_tokens != null) reply.output = u.output_tokens
+}
+
+const blocks = (content: CompletionMessage['content']) =>
+  typeof content === 'string'
+    ? content
+    : content.map((p) => {
+        if (p.type === 'text') return p
+        const inline = inlineImage(p)
+        return { type: 'image', source: inline ? { type: 'base64', media_type: inline[0], data: inline[1] } : { type: 'url', url: p.url } }
+      })
+
+/**
+ * Our messages as Messages API `system` and `messages`: system messages joined into `system`;
+ * assistant tool calls as `tool_use` blocks; tool results as `tool_result` blocks in a user
+ * message, consecutive results sharing one (the API wants every result of a turn in the next message).
+ */
+function wire(messages: CompletionMessage[]) {
+  const system: string[] = []
+  const out: object[] = []
+  let results: object[] | undefined
+  for (const m of messages) {
+    if (m.role === 'tool') {
+      const block = { type: 'tool_result', tool_use_id: m.toolCallId, content: blocks(m.content) }
+      if (results) results.push(block)
+      else out.push({ role: 'user', content: (results = [block]) })
+      continue
+    }
+    results = undefined
+    if (m.role === 'system') system.push(m.content)
+    else if (m.role === 'user') out.push({ role: 'user', content: blocks(m.content) })
+    else {
+      const text = textOf(m.content)
+      const calls = (m.toolCalls ?? []).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: asObject(c.arguments) }))
+      // The API refuses empty text blocks: text goes in only when there is some.
+      out.push({ role: 'assistant', content: calls.length ? [...(text ? [{ type: 'text', text }] : []), ...calls] : text })
+    }
+  }
+  return { system, messages: out }
+}
+
+/**
+ * Anthropic Messages API (`POST {baseURL}/v1/messages`, `x-api-key`, `anthropic-version`). Streams
+ * when the request has `onToken`. The API has no JSON mode, so `responseFormat: 'json'` appends an
+ * instruction to `system` (with the `jsonSchema`, when given) asking for a bare JSON value; prefilling
+ * the reply with `{` would be stronger but newer models refuse prefill.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function anthropic(options: AnthropicOptions = {}): Provider {
+  const name = options.name ?? 'anthropic'
+  const url = base(options.baseURL ?? 'https://api.anthropic.com', name) + '/v1/messages'
+  const read = (json: any, reply: Reply) => {
+    for (const b of json.content ?? []) {
+      if (b.type === 'text') reply.text += b.text
+      else if (b.type === 'tool_use') reply.calls.push({ id: b.id, name: b.name, arguments: b.input })
+    }
+    reply.finish = STOP[json.stop_reason] ?? 'other'
+    reply.model = json.model
+    usage(json.usage, reply)
+  }
+  const onEvent = (json: any, reply: Reply) => {
+    const { type, delta, index } = json
+    if (type === 'message_start') {
+      reply.model = json.message?.model
+      usage(json.message?.usage, reply)
+    } else if (type === 'content_block_start') {
+      const b = json.content_block
+      // Blocks are indexed across text and tool_use alike: the holes this leaves in `calls` are skipped.
+      if (b?.type === 'tool_use') reply.calls[index] = { id: b.id, name: b.name, arguments: '' }
+    } else if (type === 'content_block_delta') {
+      if (delta?.type === 'text_delta') reply.emit(delta.text)
+      else if (delta?.type === 'input_json_delta' && reply.calls[index]) reply.calls[index]!.arguments += delta.partial_json
+    } else if (type === 'message_delta') {
+      if (delta?.stop_reason) reply.finish = STOP[delta.stop_reason] ?? 'other'
+      usage(json.usage, reply)
+    } else if (type === 'message_stop') reply.done = true
+    else if (type === 'error') streamError(json, name)
+  }
+  const browser = options.dangerouslyAllowBrowser ?? typeof window !== 'undefined'
+  return {
+    name,
+    chat: (request: ChatRequest) =>
+      chat(name, options, request, (key) => {
+        const { tools, toolChoice: choice, jsonSchema } = request
+        const { system, messages } = wire(request.messages)
+        if (request.responseFormat === 'json')
+          system.push(`Reply with one JSON value and nothing else: no prose, no code fences.${jsonSchema ? ` It must match this JSON Schema: ${JSON.stringify(jsonSchema)}` : ''}`)
+        return {
+          url,
+          read,
+          onEvent,
+          headers: {
+            'x-api-key': key,
+            'anthropic-version': options.version ?? '2023-06-01',
+            'anthropic-dangerous-direct-browser-access': browser && 'true',
+          },
+          body: {
+            model: request.model,
+            max_tokens: request.maxOutputTokens ?? options.maxTokens ?? 4096,
+            system: system.join('\n\n') || undefined,
+            messages,
+            ...(tools?.length && {
+              tools: tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters ?? { type: 'object', properties: {} } })),
+            }),
+            ...(choice && {
+              tool_choice: typeof choice === 'string' ? { type: choice === 'required' ? 'any' : choice } : { type: 'tool', name: choice.name },
+            }),
+            temperature: request.temperature,
+            stream: !!request.onToken || undefined,
+          },
+        }
+      }),
+  }
+}

@@ -1,0 +1,74 @@
+import { ContextError } from '../errors.js'
+import type { ChatResponse } from '../llm/types.js'
+
+/** What a `ProviderError` carries besides its message. */
+export interface ProviderErrorInit {
+  provider: string
+  /** HTTP status; `undefined` for a network failure or a stream that broke after a 200. */
+  status?: number
+  /** The provider's own error code or type: `rate_limit_exceeded`, `overloaded_error`, `INVALID_ARGUMENT`. */
+  providerCode?: string
+  /** True for 408, 409, 429, 5xx, network failures and dropped streams: the same call may succeed later. */
+  retryable?: boolean
+  /** From the `x-request-id` (OpenAI) or `request-id` (Anthropic) response header. */
+  requestId?: string
+  /** What a stream delivered before it failed (finishReason `error`, usage estimated). */
+  partial?: ChatResponse
+  cause?: unknown
+}
+
+/**
+ * An LLM provider answered with an error, or its stream broke. The message names the provider and
+ * status and carries the provider's own message, with the API key replaced by `***` should a server
+ * echo it back. `JSON.stringify(err)` includes the message and every field below.
+ */
+export class ProviderError extends ContextError {
+  override name = 'ProviderError'
+  declare provider: string
+  declare status: number | undefined
+  declare providerCode: string | undefined
+  declare retryable: boolean
+  declare requestId: string | undefined
+  declare partial: ChatResponse | undefined
+
+  constructor(message: string, { cause, ...init }: ProviderErrorInit) {
+    super('provider', message, { cause })
+    Object.assign(this, { retryable: false }, init)
+  }
+
+  /** Plain fields plus the message, for logs. */
+  toJSON(): object {
+    return { ...this, message: this.message }
+  }
+}
+
+/**
+ * The caller's signal aborted a provider call. `code` is `timeout` when the signal's reason is a
+ * `TimeoutError` (from `AbortSignal.timeout`, alone or inside `AbortSignal.any`), else `aborted`.
+ * A stream aborted mid-way keeps what arrived in `partial` (finishReason `aborted`, usage estimated).
+ */
+export class AbortedError extends ContextError {
+  override name = 'AbortedError'
+  /** The signal's `reason`, as given to `controller.abort(reason)`. */
+  declare reason: unknown
+  declare partial: ChatResponse | undefined
+
+  constructor(provider: string, reason: unknown, partial?: ChatResponse) {
+    const code = (reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'aborted'
+    super(code, `${provider}: ${code}`, { cause: reason })
+    Object.assign(this, { reason, partial })
+  }
+}
+
+/**
+ * Whether `err` says the prompt is longer than the model's context window, as each provider words
+ * it: OpenAI `code: context_length_exceeded` ("This model's maximum context length is 8192
+ * tokens…"), Anthropic 400 "prompt is too long: 208310 tokens > 200000 maximum" or 413
+ * `request_too_large`, Gemini 400 "The input token count (1234567) exceeds the maximum number of
+ * tokens allowed (1048576)". A router may then retry on a model with a larger window.
+ */
+export const isContextWindowError = (err: unknown): boolean =>
+  err instanceof ProviderError &&
+  (err.status === 413 ||
+    err.providerCode === 'context_length_exceeded' ||
+    /context (length|window)|prompt is too long|exceeds the maximum number of tokens/i.test(err.message))

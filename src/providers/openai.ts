@@ -1,0 +1,115 @@
+import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
+import type { CompletionMessage, ContentPart } from '../state/messages.js'
+import { argsText, base, chat, streamError, textOf, type ProviderOptions, type Reply } from './http.js'
+
+/** Options of `openai()`. */
+export interface OpenAIOptions extends ProviderOptions {
+  /** Sent as `OpenAI-Organization`. */
+  organization?: string
+  /** Sent as `OpenAI-Project`. */
+  project?: string
+  /**
+   * Body field of `maxOutputTokens`. OpenAI deprecated `max_tokens` for `max_completion_tokens`
+   * (the only one its reasoning models accept), the default; some compatible servers only know
+   * `max_tokens`.
+   */
+  maxTokensField?: 'max_completion_tokens' | 'max_tokens'
+}
+
+const FINISH: Record<string, FinishReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+}
+const finishReason = (r: string | null | undefined): FinishReason | undefined => (r ? (FINISH[r] ?? 'other') : undefined)
+
+const part = (p: ContentPart) =>
+  p.type === 'text' ? p : { type: 'image_url', image_url: { url: p.url ?? `data:${p.mediaType ?? 'image/png'};base64,${p.data}` } }
+
+/** One of our messages as a Chat Completions message. */
+function wire(m: CompletionMessage): object {
+  const { role, content } = m
+  if (role === 'tool') return { role, tool_call_id: m.toolCallId, content: textOf(content) }
+  if (role !== 'assistant') return { ...m, content: typeof content === 'string' ? content : content.map(part) }
+  const calls = m.toolCalls?.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: argsText(c.arguments) } }))
+  const text = textOf(content)
+  // Chat Completions wants content null, not "", beside tool calls.
+  return { role, content: text || (calls?.length ? null : ''), name: m.name, ...(calls?.length && { tool_calls: calls }) }
+}
+
+function usage(json: any, reply: Reply) {
+  if (json.model) reply.model = json.model
+  const u = json.usage
+  if (u) {
+    reply.input = u.prompt_tokens
+    reply.output = u.completion_tokens
+  }
+}
+
+/**
+ * OpenAI Chat Completions (`POST {baseURL}/chat/completions`) and any server that speaks it:
+ * Ollama (`http://localhost:11434/v1`), vLLM, LM Studio, OpenRouter, Groq (rename with `name`).
+ * Streams when the request has `onToken` (with `stream_options.include_usage`, so a streamed reply
+ * reports real usage). `responseFormat: 'json'` sends `response_format` `json_object`, or
+ * `json_schema` (non-strict, named `output`) when a `jsonSchema` is given.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+export function openai(options: OpenAIOptions = {}): Provider {
+  const name = options.name ?? 'openai'
+  const url = base(options.baseURL ?? 'https://api.openai.com/v1', name) + '/chat/completions'
+  const read = (json: any, reply: Reply) => {
+    const choice = json.choices?.[0]
+    const m = choice?.message
+    reply.text = m?.content ?? m?.refusal ?? ''
+    reply.calls = (m?.tool_calls ?? []).map((t: any) => ({ id: t.id, name: t.function?.name, arguments: t.function?.arguments }))
+    reply.finish = finishReason(choice?.finish_reason)
+    usage(json, reply)
+  }
+  const onEvent = (json: any, reply: Reply) => {
+    if (json.error) streamError(json, name)
+    const choice = json.choices?.[0]
+    const delta = choice?.delta
+    if (delta?.content) reply.emit(delta.content)
+    // Tool calls arrive by index: id and name in the first fragment, arguments spread over many.
+    for (const t of delta?.tool_calls ?? []) {
+      const call = (reply.calls[t.index ?? 0] ??= { id: '', name: '', arguments: '' })
+      if (t.id) call.id = t.id
+      if (t.function?.name) call.name = t.function.name
+      if (t.function?.arguments) call.arguments += t.function.arguments
+    }
+    reply.finish = finishReason(choice?.finish_reason) ?? reply.finish
+    usage(json, reply)
+  }
+  return {
+    name,
+    chat: (request: ChatRequest) =>
+      chat(name, options, request, (key) => {
+        const { tools, toolChoice: choice, responseFormat, jsonSchema } = request
+        return {
+          url,
+          read,
+          onEvent,
+          headers: { authorization: key && `Bearer ${key}`, 'openai-organization': options.organization, 'openai-project': options.project },
+          body: {
+            model: request.model,
+            messages: request.messages.map(wire),
+            ...(tools?.length && {
+              tools: tools.map((t) => ({
+                type: 'function',
+                function: { name: t.name, description: t.description, parameters: t.parameters ?? { type: 'object', properties: {} } },
+              })),
+            }),
+            ...(choice && { tool_choice: typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } } }),
+            temperature: request.temperature,
+            [options.maxTokensField ?? 'max_completion_tokens']: request.maxOutputTokens,
+            ...(responseFormat === 'json' && {
+              response_format: jsonSchema ? { type: 'json_schema', json_schema: { name: 'output', schema: jsonSchema } } : { type: 'json_object' },
+            }),
+            ...(request.onToken && { stream: true, stream_options: { include_usage: true } }),
+          },
+        }
+      }),
+  }
+}

@@ -1,0 +1,169 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { anthropic } from '../../src/providers/anthropic.js'
+import { AbortedError, ProviderError } from '../../src/providers/errors.js'
+import { gemini } from '../../src/providers/gemini.js'
+import { fetchWithRetry } from '../../src/providers/http.js'
+import { openai } from '../../src/providers/openai.js'
+import { events } from '../../src/providers/sse.js'
+
+/**
+ * The providers in both Node and real Chromium, through a `fetch` option that answers with
+ * web-standard `Response`s: the same code paths as over the network (Web Streams, TextDecoder,
+ * AbortSignal), without a server. The loopback wire-format tests are the `*.node.test.ts` files.
+ */
+
+const encoder = new TextEncoder()
+
+/** A body that yields `chunks` one by one, then either closes or stays open until cancelled. */
+function body(chunks: (string | Uint8Array)[], close = true) {
+  let cancelled = false
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = chunks.shift()
+      if (next === undefined) {
+        if (close) controller.close()
+        return new Promise(() => {}) // hold open
+      }
+      controller.enqueue(typeof next === 'string' ? encoder.encode(next) : next)
+    },
+    cancel() {
+      cancelled = true
+    },
+  })
+  return { stream, cancelled: () => cancelled }
+}
+
+const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`
+const messages = [{ role: 'user' as const, content: 'hi' }]
+
+describe('providers over a custom fetch (Node and Chromium)', () => {
+  it('events() yields SSE events across arbitrary chunk cuts, including inside a UTF-8 character', async () => {
+    const bytes = encoder.encode('event: a\ndata: 1\n\n: comment\ndata: "é€"\n\nid: 7\ndata: x\ndata: y\n\n')
+    const cut = [bytes.slice(0, 3), bytes.slice(3, 22), bytes.slice(22, 27), bytes.slice(27)]
+    const got = []
+    for await (const e of events(body(cut).stream, 'test')) got.push(e)
+    expect(got).toEqual([
+      { event: 'a', data: '1', id: undefined },
+      { event: undefined, data: '"é€"', id: undefined },
+      { event: undefined, data: 'x\ny', id: '7' },
+    ])
+  })
+
+  it('property: however the bytes are cut, the provider sees the same deltas and text', async () => {
+    const deltas = fc.array(fc.string({ unit: 'grapheme', maxLength: 6 }).filter((s) => s.length > 0), { minLength: 1, maxLength: 12 })
+    await fc.assert(
+      fc.asyncProperty(deltas, fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), async (parts, cuts, crlf) => {
+        let text = parts.map(chunk).join('') + `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: [DONE]\n\n`
+        if (crlf) text = text.replace(/\n/g, '\r\n')
+        const bytes = encoder.encode(text)
+        const at = [...new Set(cuts.map((c) => c % bytes.length))].sort((a, b) => a - b)
+        const pieces = [0, ...at].map((start, i) => bytes.slice(start, at[i] ?? bytes.length)).filter((p) => p.length > 0)
+        const tokens: string[] = []
+        const r = await openai({ fetch: async () => new Response(body(pieces).stream) }).chat({ model: 'm', messages, onToken: (t) => tokens.push(t) })
+        expect(tokens).toEqual(parts)
+        expect(r.text).toBe(parts.join(''))
+      }),
+      { numRuns: 150 },
+    )
+  })
+
+  it('events() of a null body is empty; breaking out of the loop cancels the body', async () => {
+    for await (const _ of events(null, 'test')) throw new Error('unreachable')
+    const b = body([chunk('a'), chunk('b')], false)
+    for await (const _ of events(b.stream, 'test')) break
+    expect(b.cancelled()).toBe(true)
+  })
+
+  it('streams through the given fetch', async () => {
+    const tokens: string[] = []
+    const provider = openai({
+      apiKey: 'k',
+      fetch: async () => new Response(body([chunk('Hi'), chunk(' there'), `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`, 'data: [DONE]\n\n']).stream),
+    })
+    const r = await provider.chat({ model: 'm', messages, onToken: (t) => tokens.push(t) })
+    expect(tokens).toEqual(['Hi', ' there'])
+    expect(r).toMatchObject({ text: 'Hi there', finishReason: 'stop', provider: 'openai', model: 'm' })
+    expect(r.usage.estimated).toBe(true)
+  })
+
+  it('an abort reaches the stream even when the fetch ignores the signal: partial kept, body cancelled', async () => {
+    const b = body([chunk('one'), chunk(' two')], false)
+    const controller = new AbortController()
+    const provider = openai({ fetch: async () => new Response(b.stream) })
+    const tokens: string[] = []
+    const err = await provider
+      .chat({ model: 'm', messages, signal: controller.signal, onToken: (t) => tokens.push(t) === 2 && controller.abort() })
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(AbortedError)
+    expect(err.partial).toMatchObject({ text: 'one two', finishReason: 'aborted' })
+    expect(b.cancelled()).toBe(true)
+  })
+
+  it('anthropic sends the direct-browser-access header by default only where window exists', async () => {
+    let headers: Headers | undefined
+    const provider = anthropic({
+      apiKey: 'k',
+      fetch: async (_url, init) => {
+        headers = new Headers(init!.headers)
+        return Response.json({ content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } })
+      },
+    })
+    await provider.chat({ model: 'c', messages })
+    expect(headers!.get('anthropic-dangerous-direct-browser-access')).toBe(typeof window !== 'undefined' ? 'true' : null)
+    expect(headers!.get('x-api-key')).toBe('k')
+  })
+
+  it('gemini puts the key in x-goog-api-key, never in the URL', async () => {
+    let url = ''
+    let key: string | null = null
+    const provider = gemini({
+      apiKey: 'secret-key',
+      fetch: async (u, init) => {
+        url = String(u)
+        key = new Headers(init!.headers).get('x-goog-api-key')
+        return Response.json({ candidates: [{ content: { parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] })
+      },
+    })
+    expect((await provider.chat({ model: 'gemini-x', messages })).text).toBe('ok')
+    expect(url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-x:generateContent')
+    expect(key).toBe('secret-key')
+  })
+
+  it('fetchWithRetry returns the first 2xx, retries 5xx, and maps the last failure', async () => {
+    const statuses = [503, 200]
+    const res = await fetchWithRetry('https://example.invalid/x', {}, { provider: 'p', retryDelay: 1, fetch: async () => new Response('{}', { status: statuses.shift() }) })
+    expect(res.status).toBe(200)
+    const err = await fetchWithRetry('https://example.invalid/x', {}, {
+      provider: 'p',
+      maxRetries: 1,
+      retryDelay: 1,
+      fetch: async () => Response.json({ error: { message: 'down', type: 'server_error' } }, { status: 500, headers: { 'x-request-id': 'r1' } }),
+    }).catch((e) => e)
+    expect(err).toBeInstanceOf(ProviderError)
+    expect(err).toMatchObject({ message: 'p: HTTP 500: down', status: 500, providerCode: 'server_error', retryable: true, requestId: 'r1' })
+  })
+
+  it('fetchWithRetry does not retry 4xx other than 408, 409 and 429', async () => {
+    for (const [status, attempts] of [
+      [400, 1],
+      [401, 1],
+      [404, 1],
+      [408, 3],
+      [409, 3],
+      [422, 1],
+      [429, 3],
+      [500, 3],
+      [529, 3],
+    ]) {
+      let n = 0
+      const err = await fetchWithRetry('https://example.invalid/x', {}, {
+        provider: 'p',
+        retryDelay: 1,
+        fetch: async () => (n++, new Response('nope', { status })),
+      }).catch((e) => e)
+      expect(err.status).toBe(status)
+      expect(n, `attempts after ${status}`).toBe(attempts)
+    }
+  })
+})
