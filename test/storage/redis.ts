@@ -1,0 +1,57 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createServer, Socket } from 'node:net'
+
+/** A redis-server this test started: its URL, and `stop()` to end it. */
+export interface RedisServer {
+  url: string
+  stop(): Promise<void>
+}
+
+/** `undefined` when `redis-server` runs here, else why it does not (for the skip message). */
+export function redisMissing(): string | undefined {
+  const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+  if (probe.error) return `redis-server is not on PATH (${(probe.error as NodeJS.ErrnoException).code}); install it (Debian: apt-get install -y redis-server)`
+  if (probe.status !== 0) return `redis-server --version exited with ${probe.status}: ${probe.stderr.trim()}`
+  return undefined
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * Starts `redis-server` on a free loopback port with persistence off (`--save ''`,
+ * `--appendonly no`: nothing is written to disk), and waits until it accepts connections.
+ */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort()
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (d: Buffer) => (output += d))
+  child.stderr!.on('data', (d: Buffer) => (output += d))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    await exited
+  }
+  // Up to 10 s (100 tries 100 ms apart): a cold start takes a few milliseconds.
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}: ${output}`)
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = new Socket()
+      socket.once('connect', () => (socket.destroy(), resolve(true)))
+      socket.once('error', () => resolve(false))
+      socket.connect(port, '127.0.0.1')
+    })
+    if (up) return { url: `redis://127.0.0.1:${port}`, stop }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  await stop()
+  throw new Error(`redis-server did not listen on 127.0.0.1:${port} within 10 s: ${output}`)
+}
