@@ -1,0 +1,232 @@
+import { ValidationError } from '../errors.js'
+
+/**
+ * Background tasks driven by one `AbortController` each.
+ *
+ * Lifecycle of a task, with `timeout: 60`:
+ *   create ─► running ─► settles (completed / failed)            done resolves
+ *                   ├──► cancel / replace / parent abort ─► settles or t=60 s, first wins
+ *                   └──► t=60 s: aborted with a TimeoutError ─► dropped at once
+ * A task is waited for (`waitForAll`, `hasUnfinished`, `done`) until its handler settles or its
+ * deadline passes, whichever is first: a task that ignores its signal costs at most its timeout.
+ */
+
+/**
+ * What a task runs. It receives the task's `AbortSignal` (pass it to every `fetch`) and the owning
+ * context. Return a promise (an `async` function) or an async iterable (an `async function*`),
+ * whose yielded values are handed to `emit` in order. A function is required, not a promise: a
+ * promise is already running and could not be given the signal.
+ */
+export type TaskHandler<C = unknown> = (signal: AbortSignal, context: C) => Promise<unknown> | AsyncIterable<unknown>
+
+/** Options of `TaskManager.create`. */
+export interface TaskOptions {
+  /** Task name; a running task of the same name is aborted and replaced. Default: `task-1`, `task-2`, … */
+  name?: string
+  /** Cancelled by `cancelInterruptible` (a user barge-in). Default `false`. */
+  interruptible?: boolean
+  /** Seconds until the task is aborted with a `TimeoutError` and no longer waited for. Default 30; `Infinity` for none. */
+  timeout?: number
+}
+
+/**
+ * How a task ended: its handler finished (`completed`) or threw (`failed`, reported to `onError`), it
+ * was aborted by `cancel*`, replacement or the parent signal (`cancelled`), or by its timeout or any
+ * abort whose reason is a `TimeoutError` (`timeout`). The first abort decides.
+ */
+export type TaskStatus = 'completed' | 'failed' | 'cancelled' | 'timeout'
+
+/** A created task, as returned by `create` and passed to `emit` / `onError`. */
+export interface TaskInfo {
+  readonly name: string
+  readonly interruptible: boolean
+  /** Seconds, as given (`Infinity` for none). */
+  readonly timeout: number
+  /** Aborted on cancel, replacement, timeout or parent abort; `signal.reason` says which. */
+  readonly signal: AbortSignal
+  /** Resolves (never rejects) when the task settles or is dropped at its deadline. */
+  readonly done: Promise<TaskStatus>
+}
+
+/** Options of `new TaskManager`. */
+export interface TaskManagerOptions<C = unknown> {
+  /**
+   * Receives each value a generator task yields, in order, with the task: the agent tags it as
+   * background (`event.background = { task: task.name }`) and sends it to the session's output.
+   * Values yielded after the task was aborted are dropped.
+   */
+  emit?: (event: unknown, task: TaskInfo) => void
+  /** Receives a task's error (not its cancellation or timeout). Default: `console.error`. */
+  onError?: (error: unknown, task: TaskInfo) => void
+  /** Aborting it cancels every task, current and future, with its reason. */
+  parentSignal?: AbortSignal
+  /** Edge runtimes' `ctx.waitUntil`: given every task's `done` so the task outlives the response. */
+  waitUntil?: (promise: Promise<unknown>) => void
+  /** Passed to every handler as its second argument (the Context). */
+  context?: C
+}
+
+interface Entry {
+  info: TaskInfo
+  controller: AbortController
+  timer?: ReturnType<typeof setTimeout>
+  /** Set by the first abort; stays once set. */
+  status?: TaskStatus
+  finish: (status: TaskStatus) => void
+}
+
+// setTimeout keeps at most 2^31-1 ms (24.8 days); a longer delay fires after 1 ms in browsers and Node.
+const MAX_DELAY = 2_147_483_647
+
+const invalid = (path: string, what: string): never => {
+  throw new ValidationError('invalid_argument', `${path}: ${what}`, { path })
+}
+
+const abortError = (message: string) => new DOMException(message, 'AbortError')
+
+/** Runs and tracks the background tasks of one context. */
+export class TaskManager<C = unknown> {
+  #tasks = new Map<string, Entry>() // running, not yet aborted, by name
+  #pending = new Set<Entry>() // everything still waited for, including aborted-but-settling tasks
+  #count = 0
+  #options: TaskManagerOptions<C>
+
+  // One parent listener rather than an AbortSignal.any per task, so a task has a single signal. It is
+  // attached only while tasks are pending: a long-lived parent must not keep idle managers alive.
+  #onParentAbort = () => this.cancelAll(this.#options.parentSignal!.reason)
+
+  constructor(options: TaskManagerOptions<C> = {}) {
+    this.#options = options
+  }
+
+  /** Starts `handler` in the background and returns at once. */
+  create(handler: TaskHandler<C>, options: TaskOptions = {}): TaskInfo {
+    if (typeof handler !== 'function') invalid('handler', 'must be a function (signal, context) => Promise | AsyncIterable')
+    if (options === null || typeof options !== 'object') invalid('options', 'must be an object')
+    const { interruptible = false, timeout = 30 } = options
+    let name = options.name
+    if (name !== undefined && (typeof name !== 'string' || !name.trim())) invalid('options.name', 'must be a non-empty string')
+    if (typeof interruptible !== 'boolean') invalid('options.interruptible', 'must be a boolean')
+    if (typeof timeout !== 'number' || !(timeout > 0)) invalid('options.timeout', 'must be a positive number of seconds or Infinity')
+    while (name === undefined || (options.name === undefined && this.#tasks.has(name))) name = `task-${++this.#count}`
+
+    this.#tasks.get(name)?.controller.abort(abortError(`task "${name}" was replaced by a new task of the same name`))
+
+    const controller = new AbortController()
+    const signal = controller.signal
+    let finish!: (status: TaskStatus) => void
+    const done = new Promise<TaskStatus>((resolve) => (finish = resolve))
+    const info: TaskInfo = { name, interruptible, timeout, signal, done }
+    const entry: Entry = { info, controller, finish }
+    const parent = this.#options.parentSignal
+    if (this.#pending.size === 0) parent?.addEventListener('abort', this.#onParentAbort)
+    this.#pending.add(entry)
+    this.#tasks.set(name, entry)
+    signal.addEventListener('abort', () => {
+      entry.status ??= (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'cancelled'
+      if (this.#tasks.get(name!) === entry) this.#tasks.delete(name!)
+    }, { once: true })
+    this.#arm(entry, timeout * 1000)
+    try {
+      this.#options.waitUntil?.(done)
+    } catch {
+      // waitUntil throws once the platform's request is over; the task still runs here.
+    }
+    if (parent?.aborted) {
+      // The context is being torn down: never start the handler.
+      controller.abort(parent.reason)
+      this.#settle(entry, entry.status!)
+    } else void this.#run(entry, handler)
+    return info
+  }
+
+  /** Aborts the running task called `name`. Returns whether there was one. */
+  cancel(name: string, reason?: unknown): boolean {
+    const entry = this.#tasks.get(name)
+    entry?.controller.abort(reason ?? abortError(`task "${name}" was cancelled`))
+    return entry !== undefined
+  }
+
+  /** Aborts every running interruptible task (a user barge-in). Returns how many. */
+  cancelInterruptible(reason?: unknown): number {
+    return this.#cancelWhere((e) => e.info.interruptible, reason)
+  }
+
+  /** Aborts every running task. Returns how many. */
+  cancelAll(reason?: unknown): number {
+    return this.#cancelWhere(() => true, reason)
+  }
+
+  /** Whether any task is still waited for (running, or aborted but not yet settled, before its deadline). */
+  hasUnfinished(): boolean {
+    return this.#pending.size > 0
+  }
+
+  /** Resolves when every task, including those created meanwhile, has settled or passed its deadline. Never rejects. */
+  async waitForAll(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending].map((e) => e.info.done))
+  }
+
+  /** Names of the running (not aborted) tasks, oldest first. */
+  names(): string[] {
+    return [...this.#tasks.keys()]
+  }
+
+  #cancelWhere(match: (e: Entry) => boolean, reason: unknown): number {
+    let n = 0
+    for (const [name, entry] of [...this.#tasks]) {
+      if (!match(entry)) continue
+      entry.controller.abort(reason ?? abortError(`task "${name}" was cancelled`))
+      n++
+    }
+    return n
+  }
+
+  /** Deadline: abort with a TimeoutError, then stop waiting whether or not the handler listens. */
+  #arm(entry: Entry, ms: number): void {
+    if (ms === Infinity) return
+    entry.timer = setTimeout(() => {
+      if (ms > MAX_DELAY) return this.#arm(entry, ms - MAX_DELAY)
+      const { name, timeout } = entry.info
+      entry.controller.abort(new DOMException(`task "${name}" timed out after ${timeout} s`, 'TimeoutError'))
+      this.#settle(entry, entry.status!)
+    }, Math.min(ms, MAX_DELAY))
+  }
+
+  async #run(entry: Entry, handler: TaskHandler<C>): Promise<void> {
+    const { info, controller } = entry
+    const signal = controller.signal
+    try {
+      const result = handler(signal, this.#options.context as C)
+      if (result != null && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+        const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        let step: IteratorResult<unknown> | undefined
+        try {
+          // After an abort the output is stale (the user interrupted): stop pulling and drop it.
+          while (!(step = await it.next()).done && !signal.aborted) this.#options.emit?.(step.value, info)
+        } finally {
+          // Runs the generator's `finally` blocks when we stop early (abort, or `emit` threw).
+          if (!step?.done) await it.return?.()
+        }
+      } else await result
+      this.#settle(entry, entry.status ?? 'completed')
+    } catch (error) {
+      // An abort makes fetch and friends reject: that is the cancellation, not a failure.
+      if (signal.aborted) return this.#settle(entry, entry.status!)
+      this.#settle(entry, 'failed')
+      try {
+        ;(this.#options.onError ?? ((e, t) => console.error(`agentctx: task "${t.name}" failed`, e)))(error, info)
+      } catch {
+        // A throwing onError must not turn into an unhandled rejection.
+      }
+    }
+  }
+
+  #settle(entry: Entry, status: TaskStatus): void {
+    if (!this.#pending.delete(entry)) return // already dropped at its deadline
+    if (this.#pending.size === 0) this.#options.parentSignal?.removeEventListener('abort', this.#onParentAbort)
+    clearTimeout(entry.timer)
+    if (this.#tasks.get(entry.info.name) === entry) this.#tasks.delete(entry.info.name)
+    entry.finish(status)
+  }
+}
