@@ -6,7 +6,15 @@ import { CompletionMessageSchema, type CompletionMessage } from './state/message
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
 import { toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
 import { parse, unknownKey } from './state/validate.js'
-import type { ContextInput } from './llm/types.js'
+import type { ContextInput, TokenCounter } from './llm/types.js'
+import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './llm/executor.js'
+import { getDefaultExecutor, type ExecutorLike } from './llm/default.js'
+import { pruneInputs } from './llm/pruner.js'
+import { Router } from './llm/router.js'
+import { countInputTokens, estimateTokens } from './llm/tokens.js'
+import { RoutingSchema } from './state/schema.js'
+import type { TurnRecord } from './state/turns.js'
+import { TaskManager, type TaskHandler, type TaskInfo, type TaskOptions } from './tasks/tasks.js'
 import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
 import type { StopConditions, TestDefinition } from './testing/tests.js'
 import { Testing, type TestingState } from './testing/testing.js'
@@ -70,7 +78,38 @@ export interface ContextRuntime {
   random?: () => number
   /** Limits applied by `fromJSON` to untrusted input. */
   limits?: ParseLimits
+  /** Runs `execute` and `generateChatCompletion`; default: the one given to `setDefaultExecutor`. */
+  executor?: ExecutorLike
+  /** Counts input tokens (`addInput`, `prune`); default `estimateTokens`. Pass an exact one, e.g. gpt-tokenizer's `countTokens`. */
+  tokenCounter?: TokenCounter
+  /** Model registry for `route`; default: the built-in models. */
+  router?: Router
 }
+
+/** Where a context's background tasks report (set by the agent runtime). */
+export interface TaskSink {
+  emit?(value: unknown, task: TaskInfo): void
+  onError?(error: unknown, task: TaskInfo): void
+  waitUntil?(promise: Promise<unknown>): void
+  /** A task finished: the agent saves what it changed. */
+  onSettled?(): void
+}
+
+/** What the store and the agent runtime reach inside a context (not exported from the package). */
+export interface ContextInternals {
+  turns: Turns
+  /** Everything but the turns and the messages; the live messages; how many leading messages are unchanged since `markClean`. */
+  snapshot(): { state: JsonObject; messages: readonly CompletionMessage[]; messagesClean: number }
+  /** The save that saw these turns (default: every dirty one) and the messages succeeded. */
+  markClean(turnIds?: number[]): void
+  setTurnLoader(loader: (before: number) => Promise<TurnRecord[]>): void
+  setTaskSink(sink: TaskSink): void
+}
+
+let reach: (ctx: Context) => ContextInternals
+
+/** Package-internal access for the store and the agent runtime. */
+export const internals = (ctx: Context): ContextInternals => reach(ctx)
 
 /** Framework data of the dialog document: pipeline bookkeeping next to the conversation. */
 export interface FrameworkData {
@@ -113,6 +152,11 @@ export class Context {
   #outputSchema: unknown
   #dataView: Readonly<JsonObject> | undefined
   readonly #runtime: ContextRuntime
+  #tasks: TaskManager<Context> | undefined
+  #sink: TaskSink = {}
+  /** Leading messages unchanged since the last save: the store rewrites none of them. */
+  #messagesClean = 0
+  #turnLoader: ((before: number) => Promise<TurnRecord[]>) | undefined
   readonly #labels = new TurnMap<NodeLabel>(() => this.#turns, 'label')
   readonly #requests = new TurnMap<TurnMessage>(() => this.#turns, 'request')
   readonly #responses = new TurnMap<TurnMessage>(() => this.#turns, 'response')
@@ -197,16 +241,36 @@ export class Context {
 
   /** The plain JSON form: `JSON.stringify(ctx)` works. Versioned, camelCase, no runtime inputs. */
   toJSON(): ContextState {
-    const { currentNode, stats, slots } = this.#frameworkData
-    const state = {
-      ...cloneJson(this.#state as unknown as JsonObject),
-      cache: this.#cache.toJSON(),
-      currentTurnId: this.#turns.currentTurnId,
-      turns: this.#turns.records().map((r) => cloneJson(r as unknown as JsonObject)),
-      frameworkData: toJson(currentNode === undefined ? { stats, slots } : { currentNode, stats, slots }, 'frameworkData'),
-      testing: this.#testing.toJSON(),
-    }
+    const state = this.#serialize()
+    state.messages = this.#state.messages.map((m) => cloneJson(m as unknown as JsonObject)) as unknown as Json
+    state.turns = this.#turns.records().map((r) => cloneJson(r as unknown as JsonObject))
     return state as unknown as ContextState
+  }
+
+  /** Everything but the history (turns, messages), whose cost grows with the conversation. */
+  #serialize(): JsonObject {
+    const { currentNode, stats, slots } = this.#frameworkData
+    const { messages, ...rest } = this.#state
+    return {
+      ...cloneJson(rest as unknown as JsonObject),
+      cache: this.#cache.toJSON() as unknown as Json,
+      currentTurnId: this.#turns.currentTurnId,
+      frameworkData: toJson(currentNode === undefined ? { stats, slots } : { currentNode, stats, slots }, 'frameworkData'),
+      testing: this.#testing.toJSON() as unknown as Json,
+    }
+  }
+
+  static {
+    reach = (ctx) => ({
+      turns: ctx.#turns,
+      snapshot: () => ({ state: ctx.#serialize(), messages: ctx.#state.messages, messagesClean: ctx.#messagesClean }),
+      markClean: (ids) => {
+        ctx.#turns.markClean(ids)
+        ctx.#messagesClean = ctx.#state.messages.length
+      },
+      setTurnLoader: (loader) => (ctx.#turnLoader = loader),
+      setTaskSink: (sink) => (ctx.#sink = sink),
+    })
   }
 
   // ── identity ──────────────────────────────────────────────────────────────────────────────────
@@ -300,7 +364,13 @@ export class Context {
   /** Replaces the whole history, all or nothing: one bad message leaves the old history in place. */
   setCompletionMessages(messages: CompletionMessage[]): void {
     if (!Array.isArray(messages)) throw invalid('messages', 'must be an array')
-    this.#state.messages = messages.map((m, i) => parse(CompletionMessageSchema, m, `messages[${i}]`))
+    const next = messages.map((m, i) => parse(CompletionMessageSchema, m, `messages[${i}]`))
+    // The usual call re-sets the history with one more message: the stored prefix stays valid.
+    let same = 0
+    const old = this.#state.messages
+    while (same < Math.min(this.#messagesClean, next.length) && JSON.stringify(old[same]) === JSON.stringify(next[same])) same++
+    this.#messagesClean = same
+    this.#state.messages = next
   }
 
   // ── dialog turns ──────────────────────────────────────────────────────────────────────────────
@@ -417,6 +487,207 @@ export class Context {
     return deepFreeze(this.#state.inputs.map((i) => cloneJson(i as unknown as JsonObject) as unknown as ContextInput))
   }
 
+  /**
+   * Adds an input (any JSON) with a relevance in 0..1 (default 1) and its token count (counted with
+   * the context's token counter when absent). Chainable.
+   */
+  addInput(data: unknown, options: { relevance?: number; tokens?: number } = {}): this {
+    const { relevance = 1, tokens } = options ?? {}
+    if (typeof relevance !== 'number' || !(relevance >= 0 && relevance <= 1)) throw invalid('relevance', 'must be a number in 0..1')
+    if (tokens !== undefined && !(Number.isInteger(tokens) && tokens >= 0)) throw invalid('tokens', 'must be an integer >= 0')
+    const json = toJson(data, 'data')
+    this.#state.inputs.push({ data: json, relevance, tokens: tokens ?? countInputTokens(json, this.#counter) })
+    return this
+  }
+
+  /** Sum of the inputs' tokens. */
+  getTotalTokens(): number {
+    let total = 0
+    for (const input of this.#state.inputs) total += input.tokens
+    return total
+  }
+
+  /**
+   * Drops inputs below `relevanceThreshold`, then keeps the most relevant ones that fit `maxTokens`
+   * (default `constraints.maxTokens`), scanning past one that does not fit; a text may be cut to fill
+   * what remains. Chainable.
+   */
+  prune(options: { maxTokens?: number; relevanceThreshold?: number } = {}): this {
+    const { maxTokens = this.#state.constraints.maxTokens, relevanceThreshold = 0 } = options ?? {}
+    this.#state.inputs = pruneInputs(this.#state.inputs, maxTokens, relevanceThreshold, this.#counter)
+    return this
+  }
+
+  /**
+   * Sets the routing: a `model` (its provider inferred), or a `strategy` that picks among the models
+   * whose window fits the inputs plus `routing.maxOutputTokens` (default 1024) and whose cost fits
+   * `constraints.maxCost`. Chainable.
+   */
+  route(options: { model?: string; provider?: string; strategy?: string } = {}): this {
+    const { model, provider, strategy } = options ?? {}
+    const router = this.#runtime.router ?? (defaultRouter ??= new Router())
+    const routing = router.route(this.#state.routing as JsonObject, model, provider, strategy, {
+      inputTokens: this.getTotalTokens(),
+      outputTokens: this.#state.routing.maxOutputTokens ?? 1024,
+      maxCost: this.#state.constraints.maxCost,
+    })
+    this.#state.routing = parse(RoutingSchema, routing, 'routing')
+    return this
+  }
+
+  /** Runs a task over the inputs with the context's executor (the LLM document's `execute`). */
+  execute(request: ExecutionRequest): Promise<ExecutionResponse> {
+    return this.#executor().execute(this, request)
+  }
+
+  /**
+   * A chat completion over the completion messages (the voice-agent document's
+   * `generate_chat_completion`); the reply is appended to the history unless `append: false`.
+   */
+  generateChatCompletion(options?: ChatOptions): Promise<ChatResult> {
+    return this.#executor().chat(this, options)
+  }
+
+  #executor(): ExecutorLike {
+    const executor = this.#runtime.executor ?? getDefaultExecutor()
+    if (!executor) {
+      throw new ContextError(
+        'invalid_argument',
+        'no executor: pass one in the runtime (new Context(config, { executor: new Executor({ providers: [openai()] }) })) or call setDefaultExecutor(...) once',
+        { path: 'executor' },
+      )
+    }
+    return executor
+  }
+
+  get #counter(): TokenCounter {
+    return this.#runtime.tokenCounter ?? estimateTokens
+  }
+
+  /**
+   * A child context (the LLM document's `extend`): it inherits intent, category, constraints,
+   * routing, output, metadata, the inputs, the session's identity and the runtime; `config`
+   * overrides any of them; `parentId` is this context's id. Data and history are not inherited.
+   */
+  extend(config: ContextConfig = {}): Context {
+    const { inputs, intent, category, constraints, routing, output, metadata, agentId, environment, sessionId, functionId } = this.#state
+    const child = new Context(
+      {
+        ...defined({ intent, category, agentId, environment, functionId }),
+        sessionId,
+        constraints,
+        routing,
+        output: { ...output, schema: this.#outputSchema ?? output.schema },
+        metadata,
+        variables: this.#variables,
+        ...config,
+        parentId: this.id,
+      },
+      this.#runtime,
+    )
+    child.#state.inputs = [...cloneJson(inputs as unknown as Json[]) as unknown as ContextInput[], ...child.#state.inputs]
+    return child
+  }
+
+  /**
+   * A new context merging `other` into this one (the LLM document's `merge`): the union of the
+   * inputs (an input of both, same data, is kept once at its higher relevance), the stricter value
+   * of every numeric constraint, `other`'s routing over this one's, metadata merged (`other` wins a
+   * key), a new id.
+   */
+  merge(other: Context): Context {
+    if (!(other instanceof Context)) throw invalid('other', 'must be a Context')
+    const a = this.#state
+    const b = other.#state
+    const constraints: Record<string, Json> = { ...a.constraints, ...b.constraints }
+    for (const key of Object.keys(constraints)) {
+      const x = (a.constraints as JsonObject)[key]
+      const y = (b.constraints as JsonObject)[key]
+      if (typeof x === 'number' && typeof y === 'number') constraints[key] = Math.min(x, y)
+    }
+    const merged = new Context(
+      {
+        ...defined({ intent: b.intent ?? a.intent, category: b.category ?? a.category, agentId: a.agentId, environment: a.environment, functionId: a.functionId }),
+        sessionId: a.sessionId,
+        constraints,
+        routing: { ...a.routing, ...b.routing },
+        output: { ...a.output, ...b.output, schema: other.#outputSchema ?? this.#outputSchema ?? b.output.schema ?? a.output.schema },
+        metadata: { ...a.metadata, ...b.metadata },
+        variables: this.#variables,
+      },
+      this.#runtime,
+    )
+    const byData = new Map<string, ContextInput>()
+    for (const input of [...a.inputs, ...b.inputs]) {
+      const key = JSON.stringify(input.data)
+      const seen = byData.get(key)
+      if (!seen || input.relevance > seen.relevance) byData.set(key, cloneJson(input as unknown as JsonObject) as unknown as ContextInput)
+    }
+    merged.#state.inputs = [...byData.values()]
+    return merged
+  }
+
+  // ── background tasks ──────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts a background task. The handler gets an `AbortSignal` (pass it to every `fetch`) and this
+   * context; an async generator's yields reach the session's output. `timeout` is in seconds
+   * (default 30); a task of the same name as a running one replaces it.
+   */
+  createTask(handler: TaskHandler<Context>, options?: TaskOptions): TaskInfo {
+    this.#tasks ??= new TaskManager<Context>({
+      context: this,
+      emit: (value, task) => this.#sink.emit?.(value, task),
+      onError: (error, task) => (this.#sink.onError ? this.#sink.onError(error, task) : console.error(`agentctx: task ${JSON.stringify(task.name)} failed`, error)),
+      waitUntil: (done) => {
+        this.#sink.waitUntil?.(done)
+        void done.then(() => this.#sink.onSettled?.())
+      },
+    })
+    return this.#tasks.create(handler, options)
+  }
+  /** Cancels a task by name; true when one was running. */
+  cancelTask(name: string): boolean {
+    return this.#tasks?.cancel(name) ?? false
+  }
+  /** Cancels the tasks created with `interruptible: true` (a user barge-in); returns how many. */
+  cancelInterruptibleTasks(): number {
+    return this.#tasks?.cancelInterruptible() ?? 0
+  }
+  /** Cancels every task; returns how many. */
+  cancelAllTasks(): number {
+    return this.#tasks?.cancelAll() ?? 0
+  }
+  /** True while a task runs (a task that ignores its signal stops counting at its timeout). */
+  hasUnfinishedTasks(): boolean {
+    return this.#tasks?.hasUnfinished() ?? false
+  }
+  /** Resolves when every task (including ones created meanwhile) has finished or timed out. */
+  waitForAllTasks(): Promise<void> {
+    return this.#tasks?.waitForAll() ?? Promise.resolve()
+  }
+
+  // ── history on demand ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Loads older turns from the store this context was loaded from (a store keeps only the most
+   * recent turns in memory): up to 100 at a time, or every one with `{ all: true }`. Resolves with
+   * how many were loaded; 0 when there are no older turns or the context has no store.
+   */
+  async loadTurns(options: { all?: boolean } = {}): Promise<number> {
+    let loaded = 0
+    // The loader reads the 100 turn ids below `before`; ids may have gaps, so walk ids, not records.
+    let before = this.#turns.records()[0]?.id ?? this.#turns.currentTurnId + 1
+    while (this.#turnLoader && before > 0) {
+      const older = await this.#turnLoader(before)
+      this.#turns.load(older)
+      loaded += older.length
+      before = Math.max(0, before - 100)
+      if (!options.all) break
+    }
+    return loaded
+  }
+
   // ── testing ───────────────────────────────────────────────────────────────────────────────────
 
   /** The testing and outcomes manager. */
@@ -464,6 +735,13 @@ export class Context {
   getTestingMetadata<T = Json>(key: string, fallback?: T): Json | T | undefined {
     return this.#testing.getMetadata(key, fallback)
   }
+}
+
+let defaultRouter: Router | undefined
+
+/** `source` without its undefined fields: "not given", for the config checks. */
+function defined<T extends object>(source: T): Partial<T> {
+  return Object.fromEntries(Object.entries(source).filter((e) => e[1] !== undefined)) as Partial<T>
 }
 
 /** Variables are strings by key. Checked without ever echoing a value: they hold API keys. */

@@ -13,3 +13,29 @@ export { Testing } from './testing/testing.js'
 export type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
 export type { StopConditions, TestDefinition } from './testing/tests.js'
 export type { ChatRequest, ChatResponse, ContextInput, FinishReason, Provider, TokenCounter, ToolDefinition, Usage } from './llm/types.js'
+
+// LLM: tokens, pruning, routing, execution
+export { estimateTokens, countInputTokens } from './llm/tokens.js'
+export { renderInput } from './llm/render.js'
+export { MIN_TRUNCATE_TOKENS, Pruner, pruneInputs, truncateText } from './llm/pruner.js'
+export { builtinModels, inferProvider, PRICES_READ_ON } from './llm/models.js'
+export type { ModelSpec } from './llm/models.js'
+export { estimateCost, Router, STRATEGIES } from './llm/router.js'
+export type { RouteNeeds, Strategy } from './llm/router.js'
+export { Executor, OutputError, renderPrompt } from './llm/executor.js'
+export type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse, ExecutorOptions } from './llm/executor.js'
+export { getDefaultExecutor, setDefaultExecutor } from './llm/default.js'
+export type { ExecutorLike } from './llm/default.js'
+export { AbortedError, isContextWindowError, ProviderError } from './providers/errors.js'
+export type { ProviderErrorInit } from './providers/errors.js'
+
+// Persistence
+export { batchDelete, batchGet, batchSet, decodeKey, encodeKey, jsonEqual, MAX_PAGE, namespaced } from './storage/adapter.js'
+export type { ListOptions, ListPage, StorageAdapter, StorageCapabilities } from './storage/adapter.js'
+export { memoryStorage } from './storage/memory.js'
+export { createContextStore } from './storage/store.js'
+export type { ContextChange, ContextStore, ContextStoreOptions } from './storage/store.js'
+
+// Background tasks
+export { TaskManager } from './tasks/tasks.js'
+export type { TaskHandler, TaskInfo, TaskManagerOptions, TaskOptions, TaskStatus } from './tasks/tasks.js'

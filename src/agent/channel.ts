@@ -1,0 +1,40 @@
+/**
+ * A one-reader async queue: `push` never blocks (events are small, and a slow reader must not stall
+ * the handler that produces them), `close` ends the iteration after what was pushed.
+ */
+export interface Channel<T> {
+  push(value: T): void
+  close(): void
+  readonly iterable: AsyncIterable<T>
+}
+
+/** Creates a `Channel`. */
+export function channel<T>(): Channel<T> {
+  const buffer: T[] = []
+  let closed = false
+  let wake: (() => void) | undefined
+  const notify = () => {
+    wake?.()
+    wake = undefined
+  }
+  return {
+    push(value) {
+      if (closed) return
+      buffer.push(value)
+      notify()
+    },
+    close() {
+      closed = true
+      notify()
+    },
+    iterable: {
+      async *[Symbol.asyncIterator]() {
+        while (true) {
+          if (buffer.length) yield buffer.shift()!
+          else if (closed) return
+          else await new Promise<void>((resolve) => (wake = resolve))
+        }
+      },
+    },
+  }
+}
