@@ -7,7 +7,7 @@ const port = Number(process.env.E2E_PORT ?? 5199)
 export default defineConfig({
   testDir: 'e2e',
   timeout: 30_000,
-  reporter: process.env.CI ? 'list' : 'line',
+  reporter: [[process.env.CI ? 'list' : 'line'], ['json', { outputFile: '.reports/e2e.json' }]],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     launchOptions: { executablePath: await findChromium(), args: chromiumArgs },

@@ -11,6 +11,8 @@ const executablePath = await findChromium()
 
 export default defineConfig({
   test: {
+    // The JSON report feeds the one-line summary .ci/run prints (scripts/summary.mjs).
+    reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
     projects: [
       {
         test: {
