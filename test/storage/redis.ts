@@ -7,12 +7,17 @@ export interface RedisServer {
   stop(): Promise<void>
 }
 
-/** `undefined` when `redis-server` runs here, else why it does not (for the skip message). */
+/**
+ * `undefined` when `redis-server` runs here, else why it does not (for the skip message). In CI
+ * (`CI` set) an absent server is an error, not a skip: CI must run every backend.
+ */
 export function redisMissing(): string | undefined {
   const probe = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
-  if (probe.error) return `redis-server is not on PATH (${(probe.error as NodeJS.ErrnoException).code}); install it (Debian: apt-get install -y redis-server)`
-  if (probe.status !== 0) return `redis-server --version exited with ${probe.status}: ${probe.stderr.trim()}`
-  return undefined
+  let why: string | undefined
+  if (probe.error) why = `redis-server is not on PATH (${(probe.error as NodeJS.ErrnoException).code}); install it (Debian: apt-get install -y redis-server)`
+  else if (probe.status !== 0) why = `redis-server --version exited with ${probe.status}: ${probe.stderr.trim()}`
+  if (why && process.env.CI) throw new Error(`CI must run the Redis tests, but ${why}`)
+  return why
 }
 
 async function freePort(): Promise<number> {
