@@ -8,8 +8,10 @@
  */
 const KB = 1024
 const storage = (name) => ({ specifier: `agentctx/storage/${name}`, input: `src/storage/${name}.ts`, output: `storage/${name}`, budget: 0, addsToCore: 1.5 * KB })
-// Issue 4's floor is 3 KB per provider; they add 3.6–3.9 KB today (eventsource-parser alone is
-// 1.2 KB of it). Held at 4 KB until the shared HTTP layer is trimmed.
+// Issue 4 asks for 3 KB per provider; they add 3.5 (openai) and 3.9 KB (anthropic, gemini). Of that,
+// eventsource-parser 3.1 is 1.25 KB (3.0.8, without maxBufferSize, would be 1.08 KB) and the shared
+// HTTP layer (retries, SSE, partials, errors) 1.45 KB, leaving 0.9-1.2 KB for a wire format: 3 KB
+// cannot hold all three parts without dropping features. Held at 4 KB.
 const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `src/providers/${name}.ts`, output: `providers/${name}`, budget: 0, addsToCore: 4 * KB })
 
 // The whole core entry: Context (13.2 KB alone: state, turns, cache, A/B tests, inputs, pruning,

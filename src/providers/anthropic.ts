@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
-import { asObject, base, chat, inlineImage, streamError, textOf, type ProviderOptions, type Reply } from './http.js'
+import { asObject, base, chat, inlineImage, textOf, type ProviderOptions, type Reply } from './http.js'
 
 /** Options of `anthropic()`. */
 export interface AnthropicOptions extends ProviderOptions {
@@ -25,7 +25,9 @@ const STOP: Record<string, FinishReason> = {
   refusal: 'content_filter',
 }
 
-function usage(u: any, reply: Reply) {
+/** Takes a stop reason and usage, from a whole message or a stream's message_start or message_delta. */
+function update(reply: Reply, stop: string | null | undefined, u: any) {
+  if (stop) reply.finish = STOP[stop] ?? 'other'
   if (u?.input_tokens != null) reply.input = u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0)
   if (u?.output_tokens != null) reply.output = u.output_tokens
 }
@@ -77,33 +79,28 @@ function wire(messages: CompletionMessage[]) {
 /* @__NO_SIDE_EFFECTS__ */
 export function anthropic(options: AnthropicOptions = {}): Provider {
   const name = options.name ?? 'anthropic'
-  const url = base(options.baseURL ?? 'https://api.anthropic.com', name) + '/v1/messages'
-  const read = (json: any, reply: Reply) => {
+  const url = base(options.baseURL ?? 'https://api.anthropic.com') + '/v1/messages'
+  // A whole answer, or the message a stream's message_start opens with (no content, no stop reason yet).
+  const whole = (json: any, reply: Reply) => {
     for (const b of json.content ?? []) {
       if (b.type === 'text') reply.text += b.text
       else if (b.type === 'tool_use') reply.calls.push({ id: b.id, name: b.name, arguments: b.input })
     }
-    reply.finish = STOP[json.stop_reason] ?? 'other'
     reply.model = json.model
-    usage(json.usage, reply)
+    update(reply, json.stop_reason, json.usage)
   }
   const onEvent = (json: any, reply: Reply) => {
     const { type, delta, index } = json
-    if (type === 'message_start') {
-      reply.model = json.message?.model
-      usage(json.message?.usage, reply)
-    } else if (type === 'content_block_start') {
+    if (type === 'message_start') whole(json.message ?? {}, reply)
+    else if (type === 'content_block_start') {
       const b = json.content_block
       // Blocks are indexed across text and tool_use alike: the holes this leaves in `calls` are skipped.
       if (b?.type === 'tool_use') reply.calls[index] = { id: b.id, name: b.name, arguments: '' }
     } else if (type === 'content_block_delta') {
       if (delta?.type === 'text_delta') reply.emit(delta.text)
       else if (delta?.type === 'input_json_delta' && reply.calls[index]) reply.calls[index]!.arguments += delta.partial_json
-    } else if (type === 'message_delta') {
-      if (delta?.stop_reason) reply.finish = STOP[delta.stop_reason] ?? 'other'
-      usage(json.usage, reply)
-    } else if (type === 'message_stop') reply.done = true
-    else if (type === 'error') streamError(json, name)
+    } else if (type === 'message_delta') update(reply, delta?.stop_reason, json.usage)
+    else if (type === 'message_stop') reply.done = true
   }
   const browser = options.dangerouslyAllowBrowser ?? typeof window !== 'undefined'
   return {
@@ -116,8 +113,7 @@ export function anthropic(options: AnthropicOptions = {}): Provider {
           system.push(`Reply with one JSON value and nothing else: no prose, no code fences.${jsonSchema ? ` It must match this JSON Schema: ${JSON.stringify(jsonSchema)}` : ''}`)
         return {
           url,
-          read,
-          onEvent,
+          read: request.onToken ? onEvent : whole,
           headers: {
             'x-api-key': key,
             'anthropic-version': options.version ?? '2023-06-01',

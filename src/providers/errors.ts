@@ -42,6 +42,10 @@ export class ProviderError extends ContextError {
   }
 }
 
+/** A `ProviderError` from `provider` whose message reads `provider: what`: the one shape every provider failure takes. */
+export const fail = (provider: string, what: string, retryable = false, init?: Omit<ProviderErrorInit, 'provider' | 'retryable'>): ProviderError =>
+  new ProviderError(`${provider}: ${what}`, { provider, retryable, ...init })
+
 /**
  * The caller's signal aborted a provider call. `code` is `timeout` when the signal's reason is a
  * `TimeoutError` (from `AbortSignal.timeout`, alone or inside `AbortSignal.any`), else `aborted`.

@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
-import { asObject, base, chat, inlineImage, parseArgs, streamError, textOf, type ProviderOptions, type Reply } from './http.js'
+import { asObject, base, chat, inlineImage, parseArgs, textOf, type ProviderOptions, type Reply } from './http.js'
 
 const FINISH: Record<string, FinishReason> = {
   STOP: 'stop',
@@ -79,10 +79,9 @@ function wire(messages: CompletionMessage[]) {
 /* @__NO_SIDE_EFFECTS__ */
 export function gemini(options: ProviderOptions = {}): Provider {
   const name = options.name ?? 'gemini'
-  const root = base(options.baseURL ?? 'https://generativelanguage.googleapis.com/v1beta', name)
+  const root = base(options.baseURL ?? 'https://generativelanguage.googleapis.com/v1beta')
   // A whole answer and a streamed chunk have the same shape: one reader serves both.
   const read = (json: any, reply: Reply) => {
-    if (json.error) streamError(json, name)
     const candidate = json.candidates?.[0]
     for (const p of candidate?.content?.parts ?? []) {
       const call = p.functionCall
@@ -108,7 +107,6 @@ export function gemini(options: ProviderOptions = {}): Provider {
         return {
           url: `${root}/models/${request.model.replace(/^models\//, '')}:${request.onToken ? 'streamGenerateContent?alt=sse' : 'generateContent'}`,
           read,
-          onEvent: read,
           headers: { 'x-goog-api-key': key },
           body: {
             contents,

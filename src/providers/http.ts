@@ -1,9 +1,9 @@
-import { ContextError, ValidationError } from '../errors.js'
+import { ContextError, invalid } from '../errors.js'
 import type { ChatRequest, ChatResponse, FinishReason } from '../llm/types.js'
 import type { CompletionMessage, ContentPart, ToolCall } from '../state/messages.js'
 import type { Json } from '../state/json.js'
-import { AbortedError, ProviderError } from './errors.js'
-import { events } from './sse.js'
+import { AbortedError, fail, ProviderError, type ProviderErrorInit } from './errors.js'
+import { readEvents } from './sse.js'
 
 /** Options every provider factory takes. */
 export interface ProviderOptions {
@@ -32,35 +32,31 @@ export interface RetryOptions extends Pick<ProviderOptions, 'fetch' | 'maxRetrie
 export const textOf = (content: CompletionMessage['content']): string =>
   typeof content === 'string' ? content : content.map((p) => (p.type === 'text' ? p.text : '')).join('')
 
-const sleep = (ms: number, signal?: AbortSignal | null) =>
-  new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      ;(signal?.aborted ? reject : resolve)(0)
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done)
-  })
-
 /**
  * The wait before retry `attempt` (0-based), or -1 to give up. A `retry-after-ms` or `retry-after`
  * (seconds or an HTTP date) header is obeyed when it asks for at most 60 s; a longer one means the
  * limit will not lift soon, so the retryable error is thrown at once. Without a header: full jitter,
- * uniform in [0, min(16 × base, base × 2^attempt)): with base 500 ms, up to 0.5, 1, 2, 4, 8, 8 … s.
+ * uniform in [0, base × 2^min(attempt, 4)): with base 500 ms, up to 0.5, 1, 2, 4, 8, 8 … s.
  */
 function backoff(headers: Headers | undefined, attempt: number, base = 500): number {
   const ms = headers?.get('retry-after-ms')
   const s = headers?.get('retry-after')
   const wait = ms ? +ms : s ? (+s === +s ? +s * 1000 : Date.parse(s) - Date.now()) : NaN
-  return wait === wait ? (wait > 60_000 ? -1 : Math.max(0, wait)) : Math.random() * Math.min(16 * base, base * 2 ** attempt)
+  return wait === wait ? (wait > 60_000 ? -1 : Math.max(0, wait)) : Math.random() * base * 2 ** Math.min(attempt, 4)
 }
 
-/** The `{ message, code }` inside OpenAI, Anthropic and Gemini error bodies (all put it under `error`). */
-export function errorBody(json: any): { message?: string; code?: string } {
+/**
+ * The `ProviderError` for an error body: OpenAI, Anthropic and Gemini all put `{ message, code }`
+ * under `error` (Gemini's streaming endpoint in an array), `what` says where it came from, and
+ * `fallback` is the message when the body has none.
+ */
+function bodyError(provider: string, json: any, what: string, retryable: boolean, fallback?: string, init?: Omit<ProviderErrorInit, 'provider'>): ProviderError {
   const e = (Array.isArray(json) ? json[0] : json)?.error ?? {}
-  // OpenAI: code ('rate_limit_exceeded', may be null) or type; Anthropic: type; Gemini: status (code is the HTTP number).
-  return typeof e === 'string' ? { message: e } : { message: e.message, code: (typeof e.code === 'string' && e.code) || e.type || e.status }
+  return fail(provider, `${what}: ${(typeof e === 'string' ? e : e.message) ?? fallback}`, retryable, {
+    // OpenAI: code ('rate_limit_exceeded', may be null) or type; Anthropic: type; Gemini: status (code is the HTTP number).
+    providerCode: (typeof e.code === 'string' && e.code) || e.type || e.status,
+    ...init,
+  })
 }
 
 const requestId = (res: Response) => res.headers.get('x-request-id') ?? res.headers.get('request-id') ?? undefined
@@ -82,22 +78,25 @@ export async function fetchWithRetry(url: string, init: RequestInit, options: Re
       if (res.ok) return res
       const text = await res.text()
       const s = res.status
-      const { message = text.slice(0, 300) || res.statusText, code } = errorBody(tryJson(text))
-      error = new ProviderError(`${provider}: HTTP ${s}: ${message}`, {
-        provider,
+      error = bodyError(provider, tryJson(text), `HTTP ${s}`, s === 408 || s === 409 || s === 429 || s > 499, text.slice(0, 300) || res.statusText, {
         status: s,
-        providerCode: code,
-        retryable: s === 408 || s === 409 || s === 429 || s > 499,
         requestId: requestId(res),
       })
     } catch (cause) {
       if (signal?.aborted) throw new AbortedError(provider, signal.reason)
-      error = new ProviderError(`${provider}: network error: ${(cause as Error)?.message}`, { provider, retryable: true, cause })
+      error = fail(provider, `network error: ${(cause as Error)?.message}`, true, { cause })
     }
     const wait = error.retryable && attempt < (options.maxRetries ?? 2) ? backoff(res?.headers, attempt, options.retryDelay) : -1
     if (wait < 0) throw error
-    await sleep(wait, signal).catch(() => {
-      throw new AbortedError(provider, signal!.reason)
+    // An abortable sleep: an abort during it ends the call at once.
+    await new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        signal?.aborted ? reject(new AbortedError(provider, signal.reason)) : resolve(0)
+      }
+      const timer = setTimeout(done, wait)
+      signal?.addEventListener('abort', done)
     })
   }
 }
@@ -127,10 +126,8 @@ export interface Call {
   url: string
   headers: Record<string, string | false | undefined>
   body: object
-  /** Fills `reply` from a whole (non-streamed) JSON answer. */
+  /** Updates `reply` from a whole (non-streamed) JSON answer, or from one streamed event's JSON data. */
   read: (json: any, reply: Reply) => void
-  /** Updates `reply` from one streamed event's JSON data. */
-  onEvent: (data: any, reply: Reply) => void
 }
 
 /** Arguments text parsed to JSON; `{}` for empty; the raw string when it is not a JSON object. */
@@ -153,35 +150,13 @@ export function inlineImage(part: Extract<ContentPart, { type: 'image' }>): [str
 }
 
 /** `baseURL` without its trailing slash, or a `ValidationError` when it is not an absolute http(s) URL. */
-export function base(url: string, provider: string): string {
-  if (!/^https?:\/\/./.test(url)) throw new ValidationError('invalid_argument', `${provider}: baseURL must be an http(s) URL`, { path: 'baseURL' })
+export function base(url: string): string {
+  if (!/^https?:\/\/./.test(url)) throw invalid('baseURL', 'must be an http(s) URL')
   return url.replace(/\/+$/, '')
 }
 
 // ceil(chars / 4): the usual English average; only used when the provider reported no usage.
 const estimate = (chars: number) => Math.ceil(chars / 4)
-
-function finish(reply: Reply, request: ChatRequest, provider: string, reqId?: string, reason?: FinishReason): ChatResponse {
-  // flatMap skips the holes a stream with gaps in its tool-call indexes leaves.
-  const toolCalls: ToolCall[] = reply.calls.flatMap((c, i) => ({ id: c.id || `call_${i}`, name: c.name, arguments: parseArgs(c.arguments) }))
-  const { text, input, output } = reply
-  return {
-    message: { role: 'assistant', content: text, ...(toolCalls.length > 0 && { toolCalls }) },
-    text,
-    toolCalls,
-    finishReason: reason ?? reply.finish ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
-    usage: {
-      // 16 characters (4 tokens) per message: the role and separators every chat format adds.
-      inputTokens: input ?? estimate(request.messages.reduce((n, m) => n + textOf(m.content).length + 16, 0)),
-      // A broken stream's last reported count (Anthropic's message_start says 1) lags its text.
-      outputTokens: output !== undefined && !reason ? output : Math.max(output ?? 0, estimate(text.length + JSON.stringify(toolCalls).length - 2)),
-      ...((reason || input === undefined || output === undefined) && { estimated: true }),
-    },
-    model: reply.model ?? request.model,
-    provider,
-    ...(reqId && { requestId: reqId }),
-  }
-}
 
 /**
  * Runs one chat call: checks the request, builds the provider's `Call` with the API key to use
@@ -192,8 +167,7 @@ function finish(reply: Reply, request: ChatRequest, provider: string, reqId?: st
  * The API key is scrubbed (`***`) from every `ProviderError` message and code on the way out.
  */
 export async function chat(provider: string, options: ProviderOptions, request: ChatRequest, build: (apiKey?: string) => Call): Promise<ChatResponse> {
-  if (!request?.model || !Array.isArray(request.messages))
-    throw new ValidationError('invalid_argument', `${provider}: request needs a model and a messages array`, { path: 'request' })
+  if (!request?.model || !Array.isArray(request.messages)) throw invalid('request', 'needs a model and a messages array')
   const { signal, onToken } = request
   const apiKey = request.apiKey ?? options.apiKey
   const call = build(apiKey)
@@ -202,8 +176,40 @@ export async function chat(provider: string, options: ProviderOptions, request: 
   for (const k in options.headers) headers[k.toLowerCase()] = options.headers[k]
   for (const k in headers) if (!headers[k]) delete headers[k]
   const reply: Reply = { text: '', calls: [], emit: (d) => void ((reply.text += d), onToken?.(d)) }
+  const scrub = (s: string) => (apiKey ? s.replaceAll(apiKey, '***') : s)
   let streaming = false
   let reqId: string | undefined
+  // The response so far; `reason` is set when the reply broke off (usage is then estimated).
+  const finish = (reason?: FinishReason): ChatResponse => {
+    // flatMap skips the holes a stream with gaps in its tool-call indexes leaves.
+    const toolCalls: ToolCall[] = reply.calls.flatMap((c, i) => ({ id: c.id || `call_${i}`, name: c.name, arguments: parseArgs(c.arguments) }))
+    const { text, input, output } = reply
+    return {
+      message: { role: 'assistant', content: text, ...(toolCalls[0] && { toolCalls }) },
+      text,
+      toolCalls,
+      finishReason: reason ?? reply.finish ?? (toolCalls[0] ? 'tool_calls' : 'stop'),
+      usage: {
+        // 16 characters (4 tokens) per message: the role and separators every chat format adds.
+        inputTokens: input ?? estimate(request.messages.reduce((n, m) => n + textOf(m.content).length + 16, 0)),
+        // A broken stream's last reported count (Anthropic's message_start says 1) lags its text.
+        outputTokens: output !== undefined && !reason ? output : Math.max(output ?? 0, estimate(text.length + JSON.stringify(toolCalls).length - 2)),
+        ...((reason || input === undefined || output === undefined) && { estimated: true }),
+      },
+      model: reply.model ?? request.model,
+      provider,
+      ...(reqId && { requestId: reqId }),
+    }
+  }
+  // Every provider puts a failure inside a 200 under `error`: OpenAI `data: {"error": …}`, Anthropic
+  // `event: error`, Gemini `{"error": …}`. Retryable: the documented mid-stream errors are overloads
+  // and server errors, the request itself having been accepted.
+  const read = (text: string) => {
+    const json = tryJson(text)
+    if (json === undefined) throw fail(provider, `invalid JSON: ${text.slice(0, 80)}`)
+    if (json.error) throw bodyError(provider, json, 'stream error', true)
+    call.read(json, reply)
+  }
   try {
     const res = await fetchWithRetry(
       call.url,
@@ -211,44 +217,23 @@ export async function chat(provider: string, options: ProviderOptions, request: 
       { ...options, provider },
     )
     reqId = requestId(res)
-    if (!onToken) return finish((call.read(json(await res.text(), provider), reply), reply), request, provider, reqId)
-    streaming = true
-    for await (const ev of events(res.body, provider, signal)) {
-      if (ev.data === '[DONE]' || (call.onEvent(json(ev.data, provider), reply), reply.done)) break
-    }
-    if (!reply.done && !reply.finish) throw new ProviderError(`${provider}: stream ended early`, { provider, retryable: true })
+    if (onToken) {
+      streaming = true
+      await readEvents(res.body, provider, (data) => data === '[DONE]' || (read(data), reply.done), signal)
+      if (!reply.done && !reply.finish) throw fail(provider, 'stream ended early', true)
+    } else read(await res.text())
   } catch (e) {
-    if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? finish(reply, request, provider, reqId, 'aborted') : undefined)
+    if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? finish('aborted') : undefined)
     // Before streaming, anything but our own errors is the body breaking while read (or its JSON
     // having a shape we cannot read): a provider failure. While streaming, it came from onToken.
-    if (!streaming && !(e instanceof ContextError))
-      e = new ProviderError(`${provider}: reading the response failed: ${(e as Error)?.message}`, { provider, retryable: true, cause: e })
+    if (!streaming && !(e instanceof ContextError)) e = fail(provider, `reading the response failed: ${(e as Error)?.message}`, true, { cause: e })
     if (e instanceof ProviderError) {
-      if (streaming) e.partial = finish(reply, request, provider, reqId, 'error')
+      if (streaming) e.partial = finish('error')
       e.requestId ??= reqId
-      e.message = scrub(e.message, apiKey)
-      if (e.providerCode) e.providerCode = scrub(e.providerCode, apiKey)
+      e.message = scrub(e.message)
+      e.providerCode &&= scrub(e.providerCode)
     }
     throw e
   }
-  return finish(reply, request, provider, reqId)
-}
-
-const scrub = (s: string, key?: string) => (key ? s.split(key).join('***') : s)
-
-/** Parses JSON from a provider, or throws a `ProviderError` quoting the start of what came instead. */
-function json(text: string, provider: string): any {
-  const v = tryJson(text)
-  if (v === undefined) throw new ProviderError(`${provider}: invalid JSON: ${text.slice(0, 80)}`, { provider })
-  return v
-}
-
-/**
- * Throws the error a provider sent inside a 200 stream (OpenAI `data: {"error": …}`, Anthropic
- * `event: error`, Gemini `{"error": …}`). Retryable: the documented mid-stream errors are
- * overloads and server errors, the request itself having been accepted.
- */
-export function streamError(body: unknown, provider: string): never {
-  const { message, code } = errorBody(body)
-  throw new ProviderError(`${provider}: stream error: ${message}`, { provider, providerCode: code, retryable: true })
+  return finish()
 }

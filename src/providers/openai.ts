@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage, ContentPart } from '../state/messages.js'
-import { argsText, base, chat, streamError, textOf, type ProviderOptions, type Reply } from './http.js'
+import { argsText, base, chat, textOf, type ProviderOptions, type Reply } from './http.js'
 
 /** Options of `openai()`. */
 export interface OpenAIOptions extends ProviderOptions {
@@ -39,15 +39,6 @@ function wire(m: CompletionMessage): object {
   return { role, content: text || (calls?.length ? null : ''), name: m.name, ...(calls?.length && { tool_calls: calls }) }
 }
 
-function usage(json: any, reply: Reply) {
-  if (json.model) reply.model = json.model
-  const u = json.usage
-  if (u) {
-    reply.input = u.prompt_tokens
-    reply.output = u.completion_tokens
-  }
-}
-
 /**
  * OpenAI Chat Completions (`POST {baseURL}/chat/completions`) and any server that speaks it:
  * Ollama (`http://localhost:11434/v1`), vLLM, LM Studio, OpenRouter, Groq (rename with `name`).
@@ -58,29 +49,27 @@ function usage(json: any, reply: Reply) {
 /* @__NO_SIDE_EFFECTS__ */
 export function openai(options: OpenAIOptions = {}): Provider {
   const name = options.name ?? 'openai'
-  const url = base(options.baseURL ?? 'https://api.openai.com/v1', name) + '/chat/completions'
+  const url = base(options.baseURL ?? 'https://api.openai.com/v1') + '/chat/completions'
+  // A whole answer's `message` reads as one streamed `delta` holding everything (its tool calls have no `index`).
   const read = (json: any, reply: Reply) => {
     const choice = json.choices?.[0]
-    const m = choice?.message
-    reply.text = m?.content ?? m?.refusal ?? ''
-    reply.calls = (m?.tool_calls ?? []).map((t: any) => ({ id: t.id, name: t.function?.name, arguments: t.function?.arguments }))
-    reply.finish = finishReason(choice?.finish_reason)
-    usage(json, reply)
-  }
-  const onEvent = (json: any, reply: Reply) => {
-    if (json.error) streamError(json, name)
-    const choice = json.choices?.[0]
-    const delta = choice?.delta
-    if (delta?.content) reply.emit(delta.content)
-    // Tool calls arrive by index: id and name in the first fragment, arguments spread over many.
-    for (const t of delta?.tool_calls ?? []) {
-      const call = (reply.calls[t.index ?? 0] ??= { id: '', name: '', arguments: '' })
+    const delta = choice?.delta ?? choice?.message
+    const text = delta?.content ?? delta?.refusal
+    if (text) reply.emit(text)
+    // Streamed tool calls arrive by index: id and name in the first fragment, arguments spread over many.
+    delta?.tool_calls?.forEach((t: any, i: number) => {
+      const call = (reply.calls[t.index ?? i] ??= { id: '', name: '', arguments: '' })
       if (t.id) call.id = t.id
       if (t.function?.name) call.name = t.function.name
       if (t.function?.arguments) call.arguments += t.function.arguments
-    }
+    })
     reply.finish = finishReason(choice?.finish_reason) ?? reply.finish
-    usage(json, reply)
+    if (json.model) reply.model = json.model
+    const u = json.usage
+    if (u) {
+      reply.input = u.prompt_tokens
+      reply.output = u.completion_tokens
+    }
   }
   return {
     name,
@@ -90,7 +79,6 @@ export function openai(options: OpenAIOptions = {}): Provider {
         return {
           url,
           read,
-          onEvent,
           headers: { authorization: key && `Bearer ${key}`, 'openai-organization': options.organization, 'openai-project': options.project },
           body: {
             model: request.model,

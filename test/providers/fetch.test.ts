@@ -5,7 +5,7 @@ import { AbortedError, ProviderError } from '../../src/providers/errors.js'
 import { gemini } from '../../src/providers/gemini.js'
 import { fetchWithRetry } from '../../src/providers/http.js'
 import { openai } from '../../src/providers/openai.js'
-import { events } from '../../src/providers/sse.js'
+import { readEvents } from '../../src/providers/sse.js'
 
 /**
  * The providers in both Node and real Chromium, through a `fetch` option that answers with
@@ -38,16 +38,12 @@ const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 
 const messages = [{ role: 'user' as const, content: 'hi' }]
 
 describe('providers over a custom fetch (Node and Chromium)', () => {
-  it('events() yields SSE events across arbitrary chunk cuts, including inside a UTF-8 character', async () => {
+  it("readEvents() passes each event's data across arbitrary chunk cuts, including inside a UTF-8 character", async () => {
     const bytes = encoder.encode('event: a\ndata: 1\n\n: comment\ndata: "é€"\n\nid: 7\ndata: x\ndata: y\n\n')
     const cut = [bytes.slice(0, 3), bytes.slice(3, 22), bytes.slice(22, 27), bytes.slice(27)]
-    const got = []
-    for await (const e of events(body(cut).stream, 'test')) got.push(e)
-    expect(got).toEqual([
-      { event: 'a', data: '1', id: undefined },
-      { event: undefined, data: '"é€"', id: undefined },
-      { event: undefined, data: 'x\ny', id: '7' },
-    ])
+    const got: string[] = []
+    await readEvents(body(cut).stream, 'test', (data) => void got.push(data))
+    expect(got).toEqual(['1', '"é€"', 'x\ny'])
   })
 
   it('property: however the bytes are cut, the provider sees the same deltas and text', async () => {
@@ -68,11 +64,34 @@ describe('providers over a custom fetch (Node and Chromium)', () => {
     )
   })
 
-  it('events() of a null body is empty; breaking out of the loop cancels the body', async () => {
-    for await (const _ of events(null, 'test')) throw new Error('unreachable')
-    const b = body([chunk('a'), chunk('b')], false)
-    for await (const _ of events(b.stream, 'test')) break
+  it('readEvents() of a null body reads nothing; returning true stops at that event and cancels the body', async () => {
+    await readEvents(null, 'test', () => {
+      throw new Error('unreachable')
+    })
+    const b = body([chunk('a') + chunk('b'), chunk('c')], false)
+    const got: string[] = []
+    await readEvents(b.stream, 'test', (data) => got.push(data) > 0)
+    expect(got).toHaveLength(1)
     expect(b.cancelled()).toBe(true)
+  })
+
+  it('readEvents(): an error thrown by onData passes through and cancels the body; a failed read is a retryable ProviderError', async () => {
+    const b = body([chunk('a')], false)
+    const mine = new Error('mine')
+    await expect(
+      readEvents(b.stream, 'test', () => {
+        throw mine
+      }),
+    ).rejects.toBe(mine)
+    expect(b.cancelled()).toBe(true)
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.error(new TypeError('terminated'))
+      },
+    })
+    const err = await readEvents(broken, 'test', () => {}).catch((e) => e)
+    expect(err).toBeInstanceOf(ProviderError)
+    expect(err).toMatchObject({ message: 'test: connection lost mid-stream', retryable: true, provider: 'test' })
   })
 
   it('streams through the given fetch', async () => {

@@ -241,6 +241,16 @@ describe('openai: Chat Completions wire format', () => {
     expect((await provider().chat(m)).text).toBe('I cannot.')
   })
 
+  it('a streamed refusal arrives as text deltas, as the whole answer reports it', async () => {
+    const refusal = (refusal: string) =>
+      data({ id: 'c', object: 'chat.completion.chunk', model: 'gpt-test', choices: [{ index: 0, delta: { refusal }, finish_reason: null }] })
+    server.queue(sse([refusal('I cannot'), refusal(' help.'), ...completionChunks([], {}).slice(1)]))
+    const tokens: string[] = []
+    const r = await provider().chat({ model: 'm', messages: [{ role: 'user', content: 'x' }], onToken: (t) => tokens.push(t) })
+    expect(tokens).toEqual(['I cannot', ' help.'])
+    expect(r.text).toBe('I cannot help.')
+  })
+
   it('a stream without a usage chunk (servers that ignore stream_options) estimates usage', async () => {
     server.queue(sse(completionChunks(['four', ' words', ' right', ' here'], { usage: null })))
     const r = await provider().chat({ model: 'm', messages: [{ role: 'user', content: 'count' }], onToken: () => {} })

@@ -212,6 +212,18 @@ export function providerSuite(d: Driver) {
       expect(err.message).toContain('invalid JSON')
     })
 
+    it('a 200 whose JSON body is an error is a retryable ProviderError with the provider message and code', async () => {
+      fresh()
+      const overloaded = d.error(529, 'Overloaded right now')
+      server.queue(json(overloaded.body, 200))
+      const err = await rejection(() => provider.chat(ask(d)))
+      expect(err).toBeInstanceOf(ProviderError)
+      expect(err).toMatchObject({ retryable: true, providerCode: overloaded.code })
+      expect(err.status).toBeUndefined()
+      expect(err.message).toContain('Overloaded right now')
+      expect(server.seen).toHaveLength(1)
+    })
+
     it('a whole (non-streamed) body cut off mid-way is a retryable ProviderError', async () => {
       fresh()
       server.queue((_s, res) => {
