@@ -7,8 +7,8 @@ import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type
 import { toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
 import { parse, unknownKey } from './state/validate.js'
 import type { ContextInput, TokenCounter } from './llm/types.js'
-import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './llm/executor.js'
-import { getDefaultExecutor, type ExecutorLike } from './llm/default.js'
+import { checkOptions, defined, overlayRouting, type ChatOptions, type ChatResult, type ExecutionRequest, type ExecutionResponse } from './llm/executor.js'
+import { checkExecutor, getDefaultExecutor, type ExecutorLike } from './llm/default.js'
 import { pruneInputs } from './llm/pruner.js'
 import { Router } from './llm/router.js'
 import { countInputTokens, estimateTokens } from './llm/tokens.js'
@@ -91,8 +91,8 @@ export interface TaskSink {
   emit?(value: unknown, task: TaskInfo): void
   onError?(error: unknown, task: TaskInfo): void
   waitUntil?(promise: Promise<unknown>): void
-  /** A task finished: the agent saves what it changed. */
-  onSettled?(): void
+  /** A task finished: the agent saves what it changed (the promise is given to `waitUntil`). */
+  onSettled?(): void | Promise<unknown>
 }
 
 /** What the store and the agent runtime reach inside a context (not exported from the package). */
@@ -408,7 +408,8 @@ export class Context {
   /** Sets the label of the current turn. A `ContextError` when there is no start label (use `Context.init`). */
   addLabel(label: NodeLabel): void {
     const checked = toNodeLabel(label, 'label')
-    if (this.#labels.lastKey() === undefined) {
+    // A context loaded by a store may hold only recent turns: its start label is in storage, not gone.
+    if (this.#labels.lastKey() === undefined && !this.#turnLoader) {
       throw new ContextError('empty', 'addLabel: no start label; use Context.init(startLabel)')
     }
     this.#turns.set('label', checked)
@@ -489,10 +490,11 @@ export class Context {
 
   /**
    * Adds an input (any JSON) with a relevance in 0..1 (default 1) and its token count (counted with
-   * the context's token counter when absent). Chainable.
+   * the context's token counter when absent). Chainable. An option outside these two, a relevance
+   * outside 0..1 or not a number, or tokens not an integer >= 0 is a `ValidationError` naming it.
    */
-  addInput(data: unknown, options: { relevance?: number; tokens?: number } = {}): this {
-    const { relevance = 1, tokens } = options ?? {}
+  addInput(data: unknown, options?: { relevance?: number; tokens?: number }): this {
+    const { relevance = 1, tokens } = checkOptions(options, 'relevance tokens')
     if (typeof relevance !== 'number' || !(relevance >= 0 && relevance <= 1)) throw invalid('relevance', 'must be a number in 0..1')
     if (tokens !== undefined && !(Number.isInteger(tokens) && tokens >= 0)) throw invalid('tokens', 'must be an integer >= 0')
     const json = toJson(data, 'data')
@@ -508,54 +510,58 @@ export class Context {
   }
 
   /**
-   * Drops inputs below `relevanceThreshold`, then keeps the most relevant ones that fit `maxTokens`
-   * (default `constraints.maxTokens`), scanning past one that does not fit; a text may be cut to fill
-   * what remains. Chainable.
+   * Drops inputs below `relevanceThreshold` (default 0), then keeps the most relevant ones that fit
+   * `maxTokens` (default `constraints.maxTokens`; none: no limit), scanning past one that does not
+   * fit; a text may be cut to fill what remains. Chainable.
    */
-  prune(options: { maxTokens?: number; relevanceThreshold?: number } = {}): this {
-    const { maxTokens = this.#state.constraints.maxTokens, relevanceThreshold = 0 } = options ?? {}
+  prune(options?: { maxTokens?: number; relevanceThreshold?: number }): this {
+    const { maxTokens = this.#state.constraints.maxTokens, relevanceThreshold = 0 } = checkOptions(options, 'maxTokens relevanceThreshold')
     this.#state.inputs = pruneInputs(this.#state.inputs, maxTokens, relevanceThreshold, this.#counter)
     return this
   }
 
   /**
-   * Sets the routing: a `model` (its provider inferred), or a `strategy` that picks among the models
-   * whose window fits the inputs plus `routing.maxOutputTokens` (default 1024) and whose cost fits
-   * `constraints.maxCost`. Chainable.
+   * Sets the routing: a registered `model` (its provider from the registry), or a `strategy` that
+   * picks among the models whose window fits the inputs (at most `constraints.maxTokens` of them)
+   * plus `routing.maxOutputTokens` (default 1024) and whose cost fits `constraints.maxCost`: the
+   * models of the executor's providers when the context has an executor. Chainable.
    */
-  route(options: { model?: string; provider?: string; strategy?: string } = {}): this {
-    const { model, provider, strategy } = options ?? {}
-    const router = this.#runtime.router ?? (defaultRouter ??= new Router())
-    const routing = router.route(this.#state.routing as JsonObject, model, provider, strategy, {
-      inputTokens: this.getTotalTokens(),
+  route(options?: { model?: string; provider?: string; strategy?: string }): this {
+    const { model, provider, strategy } = checkOptions(options, 'model provider strategy')
+    const { maxTokens = Infinity, maxCost } = this.#state.constraints
+    const registry = this.#runtime.router ?? (defaultRouter ??= new Router())
+    const mine = model === undefined && strategy !== undefined ? (this.#runtime.executor ?? getDefaultExecutor())?.models?.(registry) : undefined
+    const routing = (mine?.length ? new Router(mine) : registry).route(this.#state.routing as JsonObject, model, provider, strategy, {
+      inputTokens: Math.min(this.getTotalTokens(), maxTokens),
       outputTokens: this.#state.routing.maxOutputTokens ?? 1024,
-      maxCost: this.#state.constraints.maxCost,
+      maxCost,
     })
     this.#state.routing = parse(RoutingSchema, routing, 'routing')
     return this
   }
 
-  /** Runs a task over the inputs with the context's executor (the LLM document's `execute`). */
-  execute(request: ExecutionRequest): Promise<ExecutionResponse> {
+  /**
+   * Runs a task over the inputs with the context's executor (the LLM document's `execute`); see
+   * `Executor.execute`. The executor is the runtime's (`new Context(config, { executor })` or
+   * `Context.fromJSON(json, { executor })`), else the one given to `setDefaultExecutor`.
+   */
+  async execute(request: ExecutionRequest): Promise<ExecutionResponse> {
     return this.#executor().execute(this, request)
   }
 
   /**
    * A chat completion over the completion messages (the voice-agent document's
-   * `generate_chat_completion`); the reply is appended to the history unless `append: false`.
+   * `generate_chat_completion`), with tools; the reply is appended to the history unless
+   * `append: false`. The executor is found as for `execute`.
    */
-  generateChatCompletion(options?: ChatOptions): Promise<ChatResult> {
+  async generateChatCompletion(options?: ChatOptions): Promise<ChatResult> {
     return this.#executor().chat(this, options)
   }
 
   #executor(): ExecutorLike {
-    const executor = this.#runtime.executor ?? getDefaultExecutor()
+    const executor = checkExecutor(this.#runtime.executor, 'runtime.executor') ?? getDefaultExecutor()
     if (!executor) {
-      throw new ContextError(
-        'invalid_argument',
-        'no executor: pass one in the runtime (new Context(config, { executor: new Executor({ providers: [openai()] }) })) or call setDefaultExecutor(...) once',
-        { path: 'executor' },
-      )
+      throw invalid('executor', 'none: pass one in the runtime (new Context(config, { executor: new Executor({ providers: [openai()] }) })) or call setDefaultExecutor(...) once')
     }
     return executor
   }
@@ -565,42 +571,52 @@ export class Context {
   }
 
   /**
-   * A child context (the LLM document's `extend`): it inherits intent, category, constraints,
-   * routing, output, metadata, the inputs, the session's identity and the runtime; `config`
-   * overrides any of them; `parentId` is this context's id. Data and history are not inherited.
+   * A child context (the LLM document's `extend`). It inherits the inputs, intent, category,
+   * constraints, routing, output, metadata, the session's identity, the variables and the runtime;
+   * `parentId` is this context's id, the id is new. `config` overrides: a top-level field replaces
+   * the parent's, and inside `constraints`, `output` and `metadata` a key replaces the parent's key
+   * (the others are kept); `routing` is laid over as `overlayRouting` says (a new model, provider or
+   * strategy replaces all three). Data, cache, history and tests are not inherited. This context is
+   * not changed.
    */
-  extend(config: ContextConfig = {}): Context {
-    const { inputs, intent, category, constraints, routing, output, metadata, agentId, environment, sessionId, functionId } = this.#state
+  extend(config?: ContextConfig): Context {
+    // Unknown keys are the constructor's to refuse (with the camelCase hint).
+    const { constraints, routing, output, metadata, ...rest } = defined(config, 'config')
+    const s = this.#state
     const child = new Context(
       {
-        ...defined({ intent, category, agentId, environment, functionId }),
-        sessionId,
-        constraints,
-        routing,
-        output: { ...output, schema: this.#outputSchema ?? output.schema },
-        metadata,
+        ...defined({ intent: s.intent, category: s.category, agentId: s.agentId, environment: s.environment, functionId: s.functionId }),
+        sessionId: s.sessionId,
         variables: this.#variables,
-        ...config,
+        ...rest,
+        constraints: { ...s.constraints, ...defined(constraints, 'config.constraints') },
+        routing: overlayRouting(s.routing, defined(routing, 'config.routing')),
+        output: { ...s.output, schema: this.#outputSchema ?? s.output.schema, ...defined(output, 'config.output') },
+        metadata: { ...s.metadata, ...defined(metadata, 'config.metadata') },
         parentId: this.id,
       },
       this.#runtime,
     )
-    child.#state.inputs = [...cloneJson(inputs as unknown as Json[]) as unknown as ContextInput[], ...child.#state.inputs]
+    child.#state.inputs = cloneJson(s.inputs as unknown as Json[]) as unknown as ContextInput[]
     return child
   }
 
   /**
-   * A new context merging `other` into this one (the LLM document's `merge`): the union of the
-   * inputs (an input of both, same data, is kept once at its higher relevance), the stricter value
-   * of every numeric constraint, `other`'s routing over this one's, metadata merged (`other` wins a
-   * key), a new id.
+   * A new context merging `other` into this one (the LLM document's `merge`), with a new id:
+   * - inputs: the union, this one's first; inputs whose data render the same JSON are kept once,
+   *   at the highest relevance;
+   * - constraints: every numeric limit either side sets, at the stricter (smaller) value;
+   * - routing: `other`'s laid over this one's (`overlayRouting`: `other`'s keys win);
+   * - metadata and output: merged key by key, `other` winning;
+   * - intent and category: `other`'s when it has them;
+   * - session identity, variables and runtime: this one's.
    */
   merge(other: Context): Context {
     if (!(other instanceof Context)) throw invalid('other', 'must be a Context')
     const a = this.#state
     const b = other.#state
     const constraints: Record<string, Json> = { ...a.constraints, ...b.constraints }
-    for (const key of Object.keys(constraints)) {
+    for (const key in constraints) {
       const x = (a.constraints as JsonObject)[key]
       const y = (b.constraints as JsonObject)[key]
       if (typeof x === 'number' && typeof y === 'number') constraints[key] = Math.min(x, y)
@@ -610,8 +626,8 @@ export class Context {
         ...defined({ intent: b.intent ?? a.intent, category: b.category ?? a.category, agentId: a.agentId, environment: a.environment, functionId: a.functionId }),
         sessionId: a.sessionId,
         constraints,
-        routing: { ...a.routing, ...b.routing },
-        output: { ...a.output, ...b.output, schema: other.#outputSchema ?? this.#outputSchema ?? b.output.schema ?? a.output.schema },
+        routing: overlayRouting(a.routing, b.routing),
+        output: { ...a.output, ...b.output, schema: other.#outputSchema ?? b.output.schema ?? this.#outputSchema ?? a.output.schema },
         metadata: { ...a.metadata, ...b.metadata },
         variables: this.#variables,
       },
@@ -640,8 +656,11 @@ export class Context {
       emit: (value, task) => this.#sink.emit?.(value, task),
       onError: (error, task) => (this.#sink.onError ? this.#sink.onError(error, task) : console.error(`agentctx: task ${JSON.stringify(task.name)} failed`, error)),
       waitUntil: (done) => {
-        this.#sink.waitUntil?.(done)
-        void done.then(() => this.#sink.onSettled?.())
+        // The save after the task is part of what the platform waits for: on Workers, work started
+        // after the last waitUntil promise settled may never run. Chained before waitUntil is called,
+        // since waitUntil throws once the request is over.
+        const saved = done.then(() => this.#sink.onSettled?.()).catch(() => {})
+        this.#sink.waitUntil?.(saved)
       },
     })
     return this.#tasks.create(handler, options)
@@ -738,11 +757,6 @@ export class Context {
 }
 
 let defaultRouter: Router | undefined
-
-/** `source` without its undefined fields: "not given", for the config checks. */
-function defined<T extends object>(source: T): Partial<T> {
-  return Object.fromEntries(Object.entries(source).filter((e) => e[1] !== undefined)) as Partial<T>
-}
 
 /** Variables are strings by key. Checked without ever echoing a value: they hold API keys. */
 function checkVariables(variables: unknown): Readonly<Record<string, string>> {

@@ -1,23 +1,37 @@
 import type { Context } from '../context.js'
+import { invalid } from '../errors.js'
 import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './executor.js'
+import type { ModelSpec } from './models.js'
+import type { Router } from './router.js'
 
 /** What a context needs of an executor: the `Executor` class, or anything with the same two methods. */
 export interface ExecutorLike {
   execute(ctx: Context, request: ExecutionRequest): Promise<ExecutionResponse>
   chat(ctx: Context, options?: ChatOptions): Promise<ChatResult>
+  /** The models of `router` it can call: when present, `ctx.route({ strategy })` picks among them only. */
+  models?(router?: Router): ModelSpec[]
 }
 
 let current: ExecutorLike | undefined
 
 /**
- * Sets the executor every context uses when its runtime names none (once, at start-up):
+ * Sets the executor every context uses when its runtime (given to `new Context` or
+ * `Context.fromJSON`) names none; set it once, at start-up:
  * `setDefaultExecutor(new Executor({ providers: [openai()] }))`. `undefined` clears it.
  */
 export function setDefaultExecutor(executor: ExecutorLike | undefined): void {
-  current = executor
+  current = checkExecutor(executor)
 }
 
 /** The executor set by `setDefaultExecutor`, if any. */
 export function getDefaultExecutor(): ExecutorLike | undefined {
   return current
+}
+
+/** `executor` if it is undefined or has `execute` and `chat`: a provider (`openai()`) passed by mistake says so at once. */
+export function checkExecutor<T extends ExecutorLike | undefined>(executor: T, path = 'executor'): T {
+  if (executor !== undefined && (typeof executor?.execute !== 'function' || typeof executor.chat !== 'function')) {
+    throw invalid(path, 'must be an Executor, not a provider')
+  }
+  return executor
 }

@@ -1,9 +1,10 @@
 import type { Context, Routing } from '../context.js'
 import { ConstraintError, ContextError, invalid } from '../errors.js'
+import { isContextWindowError } from '../providers/errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { RoutingSchema } from '../state/schema.js'
-import { parse } from '../state/validate.js'
+import { parse, unknownKey } from '../state/validate.js'
 import { inferProvider, type ModelSpec } from './models.js'
 import { pruneInputs } from './pruner.js'
 import { renderInput } from './render.js'
@@ -15,7 +16,7 @@ import type { ChatRequest, ChatResponse, FinishReason, Provider, TokenCounter, T
 export interface ExecutionRequest {
   task: string
   systemPrompt?: string
-  /** Routing for this call only: merged over the context's routing. */
+  /** Routing for this call only, over the context's (see `overlayRouting`). */
   overrideRouting?: Routing
   /** Key for this call only; never stored, never in an error. */
   apiKey?: string
@@ -26,9 +27,10 @@ export interface ExecutionRequest {
 
 /** What `ctx.execute()` returns. */
 export interface ExecutionResponse {
-  /** The text, or the parsed (and validated) value when `output.format` is `json`. */
+  /** The text, or the parsed (and validated) value when the output is JSON. */
   result: unknown
   contextId: string
+  /** The model id routed to (the registry's, which priced the call), not the provider's dated alias. */
   modelUsed: string
   providerUsed: string
   /** Seconds, as the document gives it. */
@@ -37,6 +39,7 @@ export interface ExecutionResponse {
   /** USD from the usage and the model's prices; `undefined` for a model without prices. */
   cost: number | undefined
   finishReason: FinishReason
+  /** `inputCount` inputs were sent, of `totalInputTokens` tokens together (after pruning). */
   metadata: { intent: string | undefined; inputCount: number; totalInputTokens: number }
 }
 
@@ -80,9 +83,7 @@ export interface ExecutorOptions {
   maxOutputTokens?: number
 }
 
-// Env-variable names a context's `variables` may hold a provider's key under (the voice-agent
-// document reads `context.variables.get("OPENAI_API_KEY")`).
-const KEY_VARIABLES: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' }
+type CallOptions = Pick<ChatOptions, 'overrideRouting' | 'apiKey' | 'signal' | 'onToken'>
 
 /**
  * The LLM document's `Executor`: builds the prompt (system prompt, inputs pruned to
@@ -97,11 +98,11 @@ export class Executor {
   readonly #maxOutput: number
 
   constructor(options: ExecutorOptions) {
-    if (!options || !Array.isArray(options.providers) || !options.providers.length) {
+    if (!Array.isArray(options?.providers) || !options.providers.length) {
       throw invalid('providers', 'give at least one provider, e.g. new Executor({ providers: [openai()] })')
     }
     for (const p of options.providers) {
-      if (!p || typeof p.chat !== 'function' || typeof p.name !== 'string') throw invalid('providers', 'each must be a provider (openai(), anthropic(), gemini(), …)')
+      if (typeof p?.chat !== 'function' || typeof p.name !== 'string') throw invalid('providers', 'each must be a provider, e.g. openai()')
       this.#providers.set(p.name, p)
     }
     this.router = options.router ?? new Router()
@@ -109,44 +110,54 @@ export class Executor {
     this.#maxOutput = options.maxOutputTokens ?? 1024
   }
 
-  /** Runs `request.task` over `ctx`'s inputs; see `ExecutionResponse`. */
+  /** The models of `router` (default: this executor's) whose provider this executor has: what a strategy picks among. */
+  models(router = this.router): ModelSpec[] {
+    return router.models().filter((m) => this.#providers.has(m.provider))
+  }
+
+  /**
+   * Runs `request.task` over `ctx`'s inputs; see `ExecutionResponse`. The prompt is a system
+   * message (`systemPrompt`, when given) and one user message: `Context:`, the inputs most relevant
+   * first (objects as compact JSON) that fit `constraints.maxTokens` together with the system prompt
+   * and the task, then `Task: <task>`. A failed or aborted stream's error keeps what arrived in
+   * `partial`. `constraints.maxTime` passing is a `ConstraintError` with code `timeout`.
+   */
   async execute(ctx: Context, request: ExecutionRequest): Promise<ExecutionResponse> {
     const started = Date.now()
-    if (!request || typeof request.task !== 'string' || !request.task) throw invalid('task', 'must be a non-empty string')
-    if (request.systemPrompt !== undefined && typeof request.systemPrompt !== 'string') throw invalid('systemPrompt', 'must be a string')
+    const { task, systemPrompt: system } = request ?? {}
+    if (typeof task !== 'string' || !task) throw invalid('task', 'must be a non-empty string')
+    if (system !== undefined && typeof system !== 'string') throw invalid('systemPrompt', 'must be a string')
     const count = this.tokenCounter
-    const { maxTokens, maxCost } = ctx.constraints
-    const system = request.systemPrompt
+    const { maxTokens } = ctx.constraints
+    const { format, schema } = ctx.output
+    // A schema without a format asks for JSON: there is nothing to validate in free text.
+    const json = format === 'json' || (format === undefined && schema !== undefined)
+    const standard = isStandard(schema) ? schema : undefined
+    // OpenAI's JSON mode answers HTTP 400 to messages that never say "JSON"; one line more for the others.
+    const ask = json && !/json/i.test(`${system} ${task}`) ? `${task}\nReply with JSON.` : task
     // Framing ("Context:", "Task:", separators) is a few tokens; 8 keeps the sum an upper bound.
-    const fixed = (system ? count(system) : 0) + count(request.task) + 8
+    const fixed = (system ? count(system) : 0) + count(ask) + 8
     if (maxTokens !== undefined && fixed > maxTokens) {
       throw new ConstraintError(`constraints.maxTokens is ${maxTokens}, but the system prompt and task alone take ${fixed} tokens`, { path: 'constraints.maxTokens' })
     }
     const kept = pruneInputs(ctx.inputs, maxTokens === undefined ? undefined : maxTokens - fixed, 0, count)
-    const inputTokens = fixed + kept.reduce((n, i) => n + i.tokens, 0)
-    const messages: CompletionMessage[] = []
-    if (system) messages.push({ role: 'system', content: system })
-    messages.push({ role: 'user', content: renderPrompt(kept.map((i) => i.data), request.task) })
-
-    const output = ctx.output
-    const json = output.format === 'json'
-    const standard = isStandardSchema(output.schema) ? output.schema : undefined
-    const reply = await this.#call(ctx, request.overrideRouting, inputTokens, maxCost, request, {
+    let inputTokens = 0
+    for (const input of kept) inputTokens += input.tokens
+    const messages: CompletionMessage[] = system ? [{ role: 'system', content: system }] : []
+    messages.push({ role: 'user', content: renderPrompt(kept.map((i) => i.data), ask) })
+    const { response, model, cost } = await this.#call(ctx, request, fixed + inputTokens, {
       messages,
       responseFormat: json ? 'json' : undefined,
-      jsonSchema: json && !standard && isObject(output.schema) ? (output.schema as JsonObject) : undefined,
+      jsonSchema: json && !standard && isObject(schema) ? (schema as JsonObject) : undefined,
     })
-    const { response, spec } = reply
-    let result: unknown = response.text
-    if (json) result = await parseOutput(response.text, standard)
     return {
-      result,
+      result: json ? await parseOutput(response.text, standard) : response.text,
       contextId: ctx.id,
-      modelUsed: response.model,
+      modelUsed: model,
       providerUsed: response.provider,
       duration: (Date.now() - started) / 1000,
       usage: response.usage,
-      cost: spec ? estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) : undefined,
+      cost,
       finishReason: response.finishReason,
       metadata: { intent: ctx.intent, inputCount: kept.length, totalInputTokens: inputTokens },
     }
@@ -154,117 +165,168 @@ export class Executor {
 
   /**
    * A chat completion over `ctx`'s completion messages (the voice-agent document's
-   * `generate_chat_completion`), with tools. Appends the assistant's reply to the history unless
-   * `append: false`.
+   * `generate_chat_completion`), with tools. Appends the assistant's reply (tool calls included)
+   * to the history unless `append: false`. Constraints, routing and keys work as in `execute`.
    */
   async chat(ctx: Context, options: ChatOptions = {}): Promise<ChatResult> {
+    if (!isObject(options)) throw invalid('options', 'must be an object')
     const messages = ctx.getCompletionMessages()
     if (!messages.length) throw invalid('messages', 'the completion history is empty: add a message first')
-    const count = this.tokenCounter
-    let inputTokens = 0
-    for (const m of messages) inputTokens += count(typeof m.content === 'string' ? m.content : JSON.stringify(m.content)) + 4
-    if (options.tools) inputTokens += count(JSON.stringify(options.tools))
-    const { response, spec } = await this.#call(ctx, options.overrideRouting, inputTokens, ctx.constraints.maxCost, options, {
-      messages,
-      tools: options.tools,
-      toolChoice: options.toolChoice,
-    })
+    // JSON of the whole history and tools: a little above what a provider counts, as a cost check wants.
+    const inputTokens = this.tokenCounter(JSON.stringify([messages, options.tools ?? 0]))
+    const { response, cost } = await this.#call(ctx, options, inputTokens, { messages, tools: options.tools, toolChoice: options.toolChoice })
     if (options.append !== false) ctx.addCompletionMessage(response.message)
-    return { ...response, cost: spec ? estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) : undefined }
+    return { ...response, cost }
   }
 
-  /** Routes, checks constraints, calls, and falls back. */
+  /**
+   * Routes, checks every model of the chain (the routed one, then `routing.fallbacks`) before any
+   * request, calls, and falls back. Fallbacks are tried on a retryable error (after the provider's
+   * own retries), a context-window error or a window too small for the estimate; never after an
+   * abort or a timeout, nor once a token has been streamed (the caller already has it). A model
+   * whose estimate is over `maxCost` is never called: refused outright when it is the routed one,
+   * skipped when it is a fallback.
+   */
   async #call(
     ctx: Context,
-    override: Routing | undefined,
+    call: CallOptions,
     inputTokens: number,
-    maxCost: number | undefined,
-    call: { apiKey?: string; signal?: AbortSignal; onToken?: (delta: string) => void },
     body: Pick<ChatRequest, 'messages' | 'tools' | 'toolChoice' | 'responseFormat' | 'jsonSchema'>,
-  ): Promise<{ response: ChatResponse; spec: ModelSpec | undefined }> {
-    const routing = parse(RoutingSchema, { ...ctx.routing, ...override }, 'routing') as Routing
+  ): Promise<{ response: ChatResponse; model: string; cost: number | undefined }> {
+    const { overrideRouting, apiKey, signal: callerSignal, onToken } = call
+    if (apiKey !== undefined && typeof apiKey !== 'string') throw invalid('apiKey', 'must be a string')
+    if (onToken !== undefined && typeof onToken !== 'function') throw invalid('onToken', 'must be a function')
+    const routing = overlayRouting(ctx.routing, overrideRouting && parse(RoutingSchema, defined(overrideRouting, 'overrideRouting'), 'overrideRouting'))
+    const { maxCost, maxTime } = ctx.constraints
     const outputTokens = routing.maxOutputTokens ?? this.#maxOutput
     const first = routing.model ?? this.#select(routing, inputTokens, outputTokens, maxCost).id
-    const models = [first, ...(routing.fallbacks ?? []).filter((m) => m !== first)]
-    const maxTime = ctx.constraints.maxTime
-    // One deadline for the whole call, retries and fallbacks included; the caller's signal beside it.
-    const signals = [call.signal, maxTime === undefined ? undefined : AbortSignal.timeout(maxTime * 1000)].filter((s): s is AbortSignal => !!s)
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0]
-    let lastError: unknown
-    for (const [i, model] of models.entries()) {
+    const chain = [first, ...(routing.fallbacks ?? []).filter((m) => m !== first)].map((model, i) => {
       const spec = this.router.getModelSpec(model)
-      const providerName = (i === 0 ? routing.provider : undefined) ?? spec?.provider ?? inferProvider(model)
-      const provider = providerName === undefined ? undefined : this.#providers.get(providerName)
+      // The routing's provider goes with its model; a fallback's is the registry's, else inferred from its id.
+      const name = (i ? undefined : routing.provider) ?? spec?.provider ?? inferProvider(model)
+      const provider = this.#providers.get(name!)
       if (!provider) {
         throw invalid(
-          'routing.provider',
-          `no provider for model "${model}"${providerName ? ` (its provider "${providerName}" is not in this executor)` : ''}: add it, e.g. new Executor({ providers: [${providerName ?? 'openai'}()] })`,
+          i ? 'routing.fallbacks' : 'routing.provider',
+          name
+            ? `"${model}" needs the provider "${name}": add it, e.g. new Executor({ providers: [${name}()] })`
+            : `no provider for "${model}": set routing.provider or registerModel it; known: ${this.router.models().map((m) => m.id).join(', ')}`,
         )
       }
+      return { model, spec, provider }
+    })
+    // Whole milliseconds (Node throws a RangeError for 1.1 s = 1100.0000000000002 ms), at most 2^31 - 1
+    // (~24.8 days): timers overflow past it and fire at once.
+    const timer = maxTime === undefined ? undefined : AbortSignal.timeout(Math.min(Math.ceil(maxTime * 1000), 2 ** 31 - 1))
+    const signal = callerSignal && timer ? AbortSignal.any([callerSignal, timer]) : (callerSignal ?? timer)
+    let streamed = false
+    let error: unknown
+    for (const [i, { model, spec, provider }] of chain.entries()) {
+      // No model writes past its own maximum: asking for more is an HTTP 400, so it is capped per model.
+      const output = spec ? Math.min(outputTokens, spec.maxOutput) : outputTokens
+      const misfit = checkFits(model, spec, inputTokens, output, maxCost)
+      if (misfit) {
+        // A routed model over maxCost is refused; a window too small, or a fallback over budget, passes to the next.
+        if (!i && misfit.path !== 'routing.model') throw misfit
+        error = misfit
+        continue
+      }
       try {
-        checkFits(model, spec, inputTokens, outputTokens, maxCost)
-        const apiKey = call.apiKey ?? ctx.variables[KEY_VARIABLES[provider.name] ?? '']
         const response = await provider.chat({
           ...body,
           model,
           temperature: routing.temperature,
-          maxOutputTokens: outputTokens,
-          apiKey,
+          maxOutputTokens: output,
+          // The call's key, else the context's variable (OPENAI_API_KEY for `openai`…), else the provider's own.
+          // An empty string counts as absent: no provider takes an empty key.
+          apiKey: apiKey || ctx.variables[`${provider.name.toUpperCase().replace(/\W/g, '_')}_API_KEY`] || undefined,
           signal,
-          onToken: call.onToken,
+          onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
         })
-        return { response, spec }
-      } catch (error) {
-        lastError = error
-        // A fallback for what another model may not hit: rate limits, outages, a window too small.
-        const next = i < models.length - 1 && !signal?.aborted && (isRetryable(error) || isWindowError(error))
-        if (!next) throw error
+        return { response, model, cost: spec && estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) }
+      } catch (e) {
+        if (timer?.aborted && !callerSignal?.aborted) {
+          throw Object.assign(
+            new ConstraintError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, { path: 'constraints.maxTime', code: 'timeout', cause: e }),
+            { partial: (e as { partial?: ChatResponse }).partial },
+          )
+        }
+        if (signal?.aborted || streamed || !((e as { retryable?: boolean }).retryable || isContextWindowError(e))) throw e
+        error = e
       }
     }
-    throw lastError
+    throw error
   }
 
-  /** The strategy's pick among models of the providers this executor has. */
+  /** The strategy's pick among the models of the providers this executor has. */
   #select(routing: Routing, inputTokens: number, outputTokens: number, maxCost: number | undefined): ModelSpec {
-    const strategy = routing.strategy
-    if (!strategy) throw invalid('routing', 'set routing.model or routing.strategy (ctx.route({ model }) or ctx.route({ strategy: "cost_optimized" }))')
-    const available = this.router.models().filter((m) => this.#providers.has(m.provider) && (!routing.provider || m.provider === routing.provider))
-    if (!available.length) throw invalid('routing.provider', `no registered model belongs to the providers of this executor (${[...this.#providers.keys()].join(', ')})`)
-    return new Router(available).select(strategy, { inputTokens, outputTokens, maxCost })
+    if (!routing.strategy) throw invalid('routing', 'set routing.model or routing.strategy (ctx.route(...))')
+    const models = this.models()
+    if (!models.length) throw invalid('routing.strategy', `no registered model of ${[...this.#providers.keys()].join(', ')}`)
+    return new Router(models).select(routing.strategy, { inputTokens, outputTokens, maxCost }, routing.provider)
   }
 }
 
 /** The user message: the inputs under "Context:", then the task. Objects are compact JSON. */
 export function renderPrompt(inputs: Json[], task: string): string {
-  if (!inputs.length) return task
-  return `Context:\n${inputs.map(renderInput).join('\n\n')}\n\nTask: ${task}`
+  return inputs.length ? `Context:\n${inputs.map(renderInput).join('\n\n')}\n\nTask: ${task}` : task
 }
 
-function checkFits(model: string, spec: ModelSpec | undefined, inputTokens: number, outputTokens: number, maxCost: number | undefined): void {
+/**
+ * `top` over `base`, key by key; `undefined` in `top` means "not given". `model`, `provider` and
+ * `strategy` are one choice: when `top` sets any of them, `base`'s three are dropped, so that
+ * `{ model: 'claude-haiku-4-5' }` over an OpenAI routing does not keep `provider: 'openai'`, and
+ * `{ strategy }` picks anew instead of losing to the model an earlier strategy picked.
+ */
+export function overlayRouting(base: Readonly<Routing>, top?: Routing): Routing {
+  const out: Routing = { ...base }
+  const choice = ['model', 'provider', 'strategy']
+  if (top && choice.some((k) => top[k] !== undefined)) for (const k of choice) delete out[k]
+  return { ...out, ...defined(top) }
+}
+
+/**
+ * `options` without its undefined values (`{}` when undefined) if it is an object with no key
+ * outside `keys` (space-separated), else a `ValidationError` naming the key: `prune({ max_tokens: 10 })`
+ * says "did you mean maxTokens?" instead of being silently ignored.
+ */
+export function checkOptions<T extends object>(options: T | undefined, keys: string): T {
+  const out = defined(options)
+  for (const k in out) if (!keys.split(' ').includes(k)) throw invalid(`options.${k}`, `${unknownKey(k)}; known: ${keys}`)
+  return out
+}
+
+/** `source` without its undefined values; a non-object is a `ValidationError` at `path`. */
+export function defined<T extends object>(source?: T, path = 'options'): T {
+  if (source !== undefined && !isObject(source)) throw invalid(path, 'must be an object')
+  return Object.fromEntries(Object.entries(source ?? {}).filter((e) => e[1] !== undefined)) as T
+}
+
+/** A `ConstraintError` when `model` cannot take the request: its window (path `routing.model`) or `maxCost`. */
+function checkFits(model: string, spec: ModelSpec | undefined, inputTokens: number, outputTokens: number, maxCost: number | undefined): ConstraintError | undefined {
   if (spec && inputTokens + outputTokens > spec.contextWindow) {
-    throw new ConstraintError(`${model}: ${inputTokens} input + ${outputTokens} output tokens exceed its ${spec.contextWindow}-token window`, { path: 'routing.model' })
+    return new ConstraintError(`${model}: ${inputTokens} input + ${outputTokens} output tokens exceed its ${spec.contextWindow}-token window`, { path: 'routing.model' })
   }
   if (maxCost === undefined) return
-  if (!spec) throw new ConstraintError(`constraints.maxCost is set but "${model}" has no price: register it with router.registerModel(...)`, { path: 'constraints.maxCost' })
-  const estimate = estimateCost(spec, inputTokens, outputTokens)
-  if (estimate > maxCost) {
-    throw new ConstraintError(
-      `estimated cost $${+estimate.toPrecision(4)} (${inputTokens} input tokens, up to ${outputTokens} output tokens on ${model}) exceeds constraints.maxCost $${maxCost}`,
+  const estimate = spec ? estimateCost(spec, inputTokens, outputTokens) : 0
+  if (!spec || estimate > maxCost) {
+    return new ConstraintError(
+      spec
+        ? `${model}: estimated cost $${+estimate.toPrecision(4)} (${inputTokens} input + ${outputTokens} output tokens) exceeds constraints.maxCost $${maxCost}`
+        : `${model}: no price to check constraints.maxCost against; registerModel it`,
       { path: 'constraints.maxCost' },
     )
   }
 }
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)
-const isStandardSchema = (v: unknown): v is StandardSchemaLike => isObject(v) && '~standard' in v
-const isRetryable = (e: unknown) => (e as { retryable?: boolean })?.retryable === true
-const isWindowError = (e: unknown) =>
-  e instanceof ConstraintError ||
-  ((e as { status?: number })?.status === 400 && /context.?(length|window)|too many tokens|too long|maximum context/i.test(String((e as Error).message) + String((e as { providerCode?: string }).providerCode)))
+// Not only objects: ArkType's types are functions.
+const isStandard = (v: unknown): v is StandardSchemaLike => typeof (v as StandardSchemaLike | undefined)?.['~standard']?.validate === 'function'
 
+type Issues = readonly { message: string; path?: readonly unknown[] }[]
 /** The part of the Standard Schema interface we call (valibot, zod, arktype all implement it). */
 interface StandardSchemaLike {
-  '~standard': { validate(value: unknown): { value?: unknown; issues?: readonly { message: string; path?: readonly unknown[] }[] } | Promise<{ value?: unknown; issues?: readonly { message: string; path?: readonly unknown[] }[] }> }
+  '~standard': { validate(value: unknown): { value?: unknown; issues?: Issues } | Promise<{ value?: unknown; issues?: Issues }> }
 }
 
 /** JSON out of a model's text (a ```json fence is tolerated), then the Standard Schema's verdict. */
@@ -281,7 +343,7 @@ async function parseOutput(text: string, schema: StandardSchemaLike | undefined)
   if (verdict.issues) {
     const issues = verdict.issues.map((i) => ({
       message: i.message,
-      path: i.path?.map((p) => (typeof p === 'object' && p !== null ? String((p as { key: unknown }).key) : String(p))).join('.'),
+      path: i.path?.map((p) => String(isObject(p) ? (p as { key: unknown }).key : p)).join('.'),
     }))
     throw new OutputError(`output.schema rejected the model's answer: ${issues.map((i) => (i.path ? `${i.path}: ` : '') + i.message).join('; ')}`, text, issues)
   }
