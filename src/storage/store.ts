@@ -3,9 +3,9 @@ import { Context, internals, type ContextConfig, type ContextRuntime } from '../
 import { ContextConflictError, ContextError, invalid } from '../errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage } from '../state/messages.js'
-import { parseState, type ContextState } from '../state/schema.js'
-import type { TurnRecord } from '../state/turns.js'
-import { batchDelete, batchGet, batchSet, encodeKey, namespaced, type StorageAdapter } from './adapter.js'
+import { TurnRecordSchema, type TurnRecord } from '../state/turns.js'
+import { parse } from '../state/validate.js'
+import { batchDelete, batchGet, batchSet, decodeKey, encodeKey, jsonEqual, namespaced, type StorageAdapter } from './adapter.js'
 
 /**
  * How a context is laid out in storage (all keys under the store's namespace):
@@ -28,11 +28,17 @@ import { batchDelete, batchGet, batchSet, encodeKey, namespaced, type StorageAda
  *
  * Two writers: on an adapter with `compareAndSet`, the records and the header go in one atomic
  * compare-and-set against the header this context was loaded with; a second writer from the same
- * version gets a `ContextConflictError`, and nothing of its save is written.
+ * version gets a `ContextConflictError`, and nothing of its save is written. Without it (Workers KV,
+ * unstorage) the last header written wins, and a turn id both writers sealed holds the last one's turn.
  */
 
 const FORMAT = 1
 const CHUNK = 32
+/**
+ * Metas by adapter, namespace and context: shared by every store on one adapter object and
+ * namespace, so a context loaded by one store object saves incrementally through another.
+ */
+const registry = new WeakMap<StorageAdapter, Record<string, WeakMap<Context, Meta>>>()
 const pad = (n: number) => String(n).padStart(10, '0')
 
 /** The header record. */
@@ -51,18 +57,28 @@ interface Header {
   state: JsonObject
 }
 
-/** What the store remembers about a context it loaded or saved. */
+/** What the stores on one adapter and namespace remember about a context they loaded or saved. */
 interface Meta {
   id: string
   epoch: string
+  /** The header as stored by the last load or save (never shared with the live context). */
   header: Header | undefined
+  /** Saves of one context run one after the other: two at once would trip over each other's header. */
+  queue: Promise<unknown>
+  /** Leading messages known unchanged when a save failed after marking the context clean. */
+  clean?: number
 }
 
 /** Options of `createContextStore`. */
 export interface ContextStoreOptions {
   /** Keys go under this namespace; two namespaces on one backend never see each other. Default `agentctx`. */
   namespace?: string
-  /** Sealed turns `load` reads with the header; older ones come with `ctx.loadTurns()`. Default 20. */
+  /**
+   * Sealed turns `load` reads with the header (the current turn always comes with it); older ones
+   * come with `await ctx.loadTurns()` (100 at a time, `{ all: true }` for every one). Until then
+   * `labels`, `requests`, `responses`, `lastLabel` and `getLastIndex` see only the turns in memory.
+   * An integer >= 0, default 20.
+   */
   recentTurns?: number
   /** Runtime inputs (variables, clock) given to every context this store loads or creates. */
   runtime?: ContextRuntime
@@ -95,7 +111,10 @@ export interface ContextStore {
   delete(id: string): Promise<void>
   /** Saved context ids, a page at a time (ascending). */
   list(options?: { cursor?: string; limit?: number }): Promise<{ ids: string[]; cursor?: string }>
-  /** Calls `listener` when a context changes in another tab; returns the unsubscribe function. */
+  /**
+   * Calls `listener` when another store on the same channel (another tab, another store object)
+   * saves or deletes a context; this store's own saves are not reported. Returns the unsubscribe function.
+   */
   subscribe(listener: (change: ContextChange) => void): () => void
 }
 
@@ -115,152 +134,192 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   if (!Number.isInteger(recentTurns) || recentTurns < 0) throw invalid('recentTurns', 'must be an integer >= 0')
   const db = namespaced(adapter, namespace)
   const cas = db.capabilities.compareAndSet ? db.compareAndSet : undefined
-  const metas = new WeakMap<Context, Meta>()
+  const spaces = registry.get(adapter) ?? {}
+  registry.set(adapter, spaces)
+  const metas = (spaces[namespace] ??= new WeakMap())
   const headerKey = (id: string) => encodeKey(['h', id])
-  const dataKey = (m: { id: string; epoch: string }, ...rest: string[]) => encodeKey(['d', m.id, m.epoch, ...rest])
+  const dataKey = (m: Meta, ...rest: string[]) => encodeKey(['d', m.id, m.epoch, ...rest])
   const turnKey = (m: Meta, turn: number) => dataKey(m, 't', pad(turn))
   const chunkKey = (m: Meta, gen: number, k: number) => dataKey(m, 'm', String(gen), pad(k))
   const channelName = options.channel === false ? undefined : (options.channel ?? `agentctx:${namespace}`)
-  const channel = channelName && typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(channelName) : undefined
+  let channel: BroadcastChannel | undefined
+  // Made on first use, and unref'd: an open BroadcastChannel keeps a Node or Deno process alive.
+  const bus = () => {
+    if (!channel && channelName && typeof BroadcastChannel != 'undefined') {
+      channel = new BroadcastChannel(channelName)
+      ;(channel as { unref?(): void }).unref?.()
+    }
+    return channel
+  }
 
   const checkId = (id: unknown) => {
     if (typeof id !== 'string' || id === '') throw invalid('id', 'must be a non-empty string')
   }
-  /** A record's value checked by the state schema; a corrupted record names its key. */
-  const corrupt = (key: string, problem: string) => new ContextError('invalid_state', `record ${JSON.stringify(namespace + '/' + key)}: ${problem}`, { path: key })
+  /** A corrupted or hand-edited record: the error names its key on the backend. */
+  const corrupt = (key: string, problem: string) => {
+    const full = encodeKey([namespace]) + key
+    return new ContextError('invalid_state', `record ${JSON.stringify(full)}: ${problem}`, { path: full })
+  }
+  const isInt = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v == 'object' && v !== null && !Array.isArray(v)
 
   async function readHeader(id: string): Promise<Header | undefined> {
     const key = headerKey(id)
-    const header = (await db.get(key)) as Header | undefined
-    if (header === undefined) return undefined
-    const h = header as Partial<Header> | null
-    if (!h || typeof h !== 'object' || h.format !== FORMAT || typeof h.rev !== 'number' || typeof h.epoch !== 'string' || !Number.isInteger(h.sealed) || !Array.isArray(h.tail) || !h.msg || typeof h.state !== 'object') {
-      throw corrupt(key, 'not a context header of format 1')
+    const h = (await db.get(key)) as Partial<Header> | null | undefined
+    if (h === undefined) return undefined
+    if (
+      !isObject(h) ||
+      h.format !== FORMAT ||
+      !isInt(h.rev, 0) ||
+      typeof h.epoch !== 'string' ||
+      !isInt(h.sealed, -1) ||
+      !Array.isArray(h.tail) ||
+      !isObject(h.msg) ||
+      !isInt(h.msg.gen, 0) ||
+      !isInt(h.msg.chunks, 0) ||
+      // 2^20 chunks are 32 Mi messages, past what fromJSON accepts: a bound before allocating keys.
+      h.msg.chunks > 2 ** 20 ||
+      !Array.isArray(h.msg.tail) ||
+      !isObject(h.state) ||
+      h.state.id !== id
+    ) {
+      throw corrupt(key, `not a format 1 header of context ${JSON.stringify(id)}`)
     }
-    return header
+    return h as Header
   }
+
+  /** Turn records read at `ids` (absent ones skipped: ids may have gaps), each checked to be the turn of its key. */
+  async function readTurns(meta: Meta, ids: number[]): Promise<[TurnRecord[], string[]]> {
+    const keys = ids.map((t) => turnKey(meta, t))
+    const turns: TurnRecord[] = []
+    const found: string[] = []
+    ;(await batchGet(db, keys)).forEach((v, i) => {
+      if (v === undefined) return
+      if (!isObject(v) || v.id !== ids[i]) throw corrupt(keys[i]!, `not the record of turn ${ids[i]}`)
+      turns.push(v as unknown as TurnRecord)
+      found.push(keys[i]!)
+    })
+    return [turns, found]
+  }
+
+  const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i)
 
   async function load(id: string, runtime = options.runtime): Promise<Context | undefined> {
     checkId(id)
     const header = await readHeader(id)
     if (!header) return undefined
-    const meta: Meta = { id, epoch: header.epoch, header }
-    const from = Math.max(0, header.sealed - recentTurns + 1)
-    const ids: number[] = []
-    for (let t = from; t <= header.sealed; t++) ids.push(t)
-    const turnKeys = ids.map((t) => turnKey(meta, t))
-    const chunkKeys = Array.from({ length: header.msg.chunks }, (_, k) => chunkKey(meta, header.msg.gen, k))
-    const values = await batchGet(db, [...turnKeys, ...chunkKeys])
-    const turns = values.slice(0, ids.length).filter((v) => v !== undefined) as TurnRecord[]
+    const meta: Meta = { id, epoch: header.epoch, header, queue: Promise.resolve() }
+    const { gen, chunks, tail } = header.msg
+    const chunkKeys = range(0, chunks).map((k) => chunkKey(meta, gen, k))
+    const [[turns, turnKeys], values] = await Promise.all([
+      readTurns(meta, range(Math.max(0, header.sealed - recentTurns + 1), header.sealed + 1)),
+      batchGet(db, chunkKeys),
+    ])
     const messages: CompletionMessage[] = []
-    values.slice(ids.length).forEach((chunk, k) => {
-      if (!Array.isArray(chunk)) throw corrupt(chunkKeys[k]!, 'missing or not a message chunk')
-      messages.push(...(chunk as CompletionMessage[]))
+    values.forEach((chunk, k) => {
+      if (!Array.isArray(chunk) || chunk.length !== CHUNK) throw corrupt(chunkKeys[k]!, `not a chunk of ${CHUNK} messages`)
+      messages.push(...(chunk as unknown as CompletionMessage[]))
     })
-    messages.push(...header.msg.tail)
-    const ctx = restore(header, [...turns, ...header.tail], messages, turnKeys, ids, runtime)
+    messages.push(...tail)
+    let ctx: Context
+    try {
+      // The same validation as fromJSON; a failure names the record that holds the bad value.
+      ctx = Context.fromJSON({ ...header.state, turns: [...turns, ...header.tail], messages }, runtime)
+    } catch (error) {
+      if (!(error instanceof ContextError)) throw error
+      const [, field, index] = /^(turns|messages)\[(\d+)\]/.exec(error.path ?? '') ?? []
+      const i = Number(index)
+      const key = field === 'turns' ? turnKeys[i] : field === 'messages' ? chunkKeys[Math.floor(i / CHUNK)] : undefined
+      throw corrupt(key ?? headerKey(id), error.message)
+    }
+    internals(ctx).markClean()
     metas.set(ctx, meta)
     internals(ctx).setTurnLoader((before) => loadOlder(meta, before))
     return ctx
   }
 
-  /** Builds the context, validating every record; the error names the record at fault. */
-  function restore(header: Header, turns: TurnRecord[], messages: CompletionMessage[], turnKeys: string[], ids: number[], runtime?: ContextRuntime): Context {
-    let state: ContextState
-    try {
-      state = parseState({ ...header.state, turns, messages } as object, runtime?.limits)
-    } catch (error) {
-      if (!(error instanceof ContextError)) throw error
-      // Name the record: turns[i] maps to a turn record (or the header's tail), messages to the chunks.
-      const path = error.path ?? ''
-      const turn = /^turns\[(\d+)\]/.exec(path)
-      const index = turn ? Number(turn[1]) : -1
-      const loadedTurns = turns.length - header.tail.length
-      const key = index >= 0 && index < loadedTurns ? turnKeys[ids.indexOf(turns[index]!.id)] ?? headerKey(header.state.id as string) : headerKey(String(header.state.id))
-      throw corrupt(key, error.message)
-    }
-    const ctx = Context.fromJSON(state, runtime)
-    internals(ctx).markClean()
-    return ctx
-  }
-
+  /** The (up to) 100 turns below `before`, validated by the state schema's turn schema; an error names its record. */
   async function loadOlder(meta: Meta, before: number): Promise<TurnRecord[]> {
-    const ids: number[] = []
-    for (let t = Math.max(0, before - 100); t < before; t++) ids.push(t)
-    const keys = ids.map((t) => turnKey(meta, t))
-    const values = await batchGet(db, keys)
-    const out: TurnRecord[] = []
-    values.forEach((v, i) => {
-      if (v === undefined) return
+    const [turns, keys] = await readTurns(meta, range(Math.max(0, before - 100), before))
+    return turns.map((turn, i) => {
       try {
-        out.push(parseState({ ...minimalState, turns: [v] } as object).turns[0]!)
+        // 72 levels, as fromJSON reads a state (see ParseLimits.maxDepth).
+        return parse(TurnRecordSchema, turn, 'turn', 'invalid_state', { maxDepth: 72 })
       } catch (error) {
         throw corrupt(keys[i]!, (error as Error).message)
       }
     })
-    return out
   }
 
-  async function save(ctx: Context): Promise<void> {
-    if (!(ctx instanceof Context)) throw invalid('ctx', 'must be a Context')
+  async function write(ctx: Context, meta: Meta): Promise<void> {
     const inner = internals(ctx)
-    let meta = metas.get(ctx)
-    if (!meta) {
-      meta = { id: ctx.id, epoch: nanoid(10), header: undefined }
-      metas.set(ctx, meta)
-    }
     const before = meta.header
     const { state, messages, messagesClean } = inner.snapshot()
+    // Marked clean now, before any await: a change made while the writes are under way is then
+    // seen by the next save. If this one fails, `meta.clean` keeps what was known before it.
+    inner.markClean()
+    const clean = Math.min(messagesClean, meta.clean ?? Infinity)
+    meta.clean = clean
     const current = ctx.currentTurnId
-    const sealed = current - 1
     const writes: [string, Json][] = []
-    // Turns below the current one are final: write the ones changed since the last save.
-    // A context this store never saw (new, or from fromJSON) has clean turns that were never written.
-    const dirty = before ? inner.turns.dirty() : inner.turns.records().map((r) => r.id)
-    for (const id of dirty) if (id <= sealed) writes.push([turnKey(meta, id), inner.turns.record(id)! as unknown as Json])
-    const tail = inner.turns.records().filter((r) => r.id > sealed)
+    const tail: TurnRecord[] = []
+    // Only the current turn ever changes, so the turns to look at are those of the last header's
+    // tail and the ones started since: O(new turns), never a walk over the history. Everything
+    // below the current turn is sealed into its own record; the rest stays in the header (copied:
+    // the live record still changes).
+    const ids = before ? new Set([...before.tail.map((r) => r.id), ...range(before.sealed + 1, current + 1)]) : inner.turns.records().map((r) => r.id)
+    for (const id of ids) {
+      const record = inner.turns.record(id)
+      if (record) id < current ? writes.push([turnKey(meta, id), record as unknown as Json]) : tail.push({ ...record })
+    }
+    tail.sort((a, b) => a.id - b.id)
 
     // Messages: full chunks that did not exist before are written once; when the history was
     // rewritten below what is already chunked, a new generation is written whole.
     let gen = before?.msg.gen ?? 0
     let chunks = before?.msg.chunks ?? 0
-    if (messagesClean < chunks * CHUNK) {
+    if (clean < chunks * CHUNK) {
       gen++
       chunks = 0
     }
     const full = Math.floor(messages.length / CHUNK)
     for (let k = chunks; k < full; k++) writes.push([chunkKey(meta, gen, k), messages.slice(k * CHUNK, (k + 1) * CHUNK) as unknown as Json])
-    chunks = full
 
     const header: Header = {
       format: FORMAT,
       rev: (before?.rev ?? 0) + 1,
       epoch: meta.epoch,
-      sealed: Math.max(sealed, before?.sealed ?? -1),
+      sealed: Math.max(current - 1, before?.sealed ?? -1),
       tail,
-      msg: { gen, chunks, tail: messages.slice(full * CHUNK) },
+      msg: { gen, chunks: full, tail: messages.slice(full * CHUNK) },
       state,
     }
+    // Nothing changed: nothing to write (Workers KV allows one write a second per key).
+    if (before && !writes.length && jsonEqual({ ...header, rev: before.rev } as unknown as Json, before as unknown as Json)) {
+      meta.clean = undefined
+      return
+    }
     const key = headerKey(meta.id)
+    const conflict = () =>
+      new ContextConflictError(`context ${JSON.stringify(meta.id)} was saved elsewhere since this copy was loaded or created: load it again, reapply your change, save`, { path: key })
     if (cas) {
-      const ok = await cas(key, before as unknown as Json, header as unknown as Json, writes)
-      if (!ok) {
-        throw new ContextConflictError(`context ${JSON.stringify(meta.id)} was saved by another writer since it was loaded: load it again, reapply your change, and save`, {
-          path: key,
-        })
-      }
+      if (!(await cas(key, before as unknown as Json, header as unknown as Json, writes))) throw conflict()
     } else {
-      // No compare-and-set: records first, the header last, so a crash between leaves the old version.
+      // No compare-and-set: a new context still must not replace a saved one (checked, not atomically).
+      if (!before && (await db.get(key)) !== undefined) throw conflict()
+      // Records first, the header last, so a crash between leaves the old version.
       if (writes.length) await batchSet(db, writes)
       await db.set(key, header as unknown as Json)
     }
     meta.header = header
-    inner.markClean(dirty)
-    channel?.postMessage({ id: meta.id, rev: header.rev } satisfies ContextChange)
+    meta.clean = undefined
+    bus()?.postMessage({ id: meta.id, rev: header.rev } satisfies ContextChange)
     if (before && gen !== before.msg.gen) {
       // The old generation is garbage now; a failure here leaves unread records, not a broken context.
-      const old = Array.from({ length: before.msg.chunks }, (_, k) => chunkKey(meta, before.msg.gen, k))
-      await batchDelete(db, old).catch(() => {})
+      await batchDelete(
+        db,
+        range(0, before.msg.chunks).map((k) => chunkKey(meta, before.msg.gen, k)),
+      ).catch(() => {})
     }
   }
 
@@ -269,54 +328,44 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       const existing = await load(id, runtime)
       if (existing) return existing
       const ctx = typeof init === 'function' ? init() : new Context({ ...init, contextId: id }, runtime)
-      if (ctx.id !== id) throw invalid('init', `must create the context with id ${JSON.stringify(id)}`)
+      if (!(ctx instanceof Context) || ctx.id !== id) throw invalid('init', `must create a Context with id ${JSON.stringify(id)}`)
       return ctx
     },
     load,
-    save,
+    save(ctx) {
+      if (!(ctx instanceof Context)) return Promise.reject(invalid('ctx', 'must be a Context'))
+      let meta = metas.get(ctx)
+      if (!meta) metas.set(ctx, (meta = { id: ctx.id, epoch: nanoid(10), header: undefined, queue: Promise.resolve() }))
+      const m = meta
+      const done = m.queue.then(() => write(ctx, m))
+      m.queue = done.catch(() => {})
+      return done
+    },
     async delete(id) {
       checkId(id)
-      const header = await readHeader(id).catch(() => undefined)
+      // A corrupted header is deleted too, with the records of every epoch of this id.
+      const header = await readHeader(id).catch((e: unknown) => (e instanceof ContextError && e.code === 'invalid_state' ? null : Promise.reject(e)))
+      if (header === undefined) return
       await db.delete(headerKey(id))
-      channel?.postMessage({ id, rev: undefined } satisfies ContextChange)
-      if (!header) return
-      // Everything of every epoch of this id: `d/<id>/` never matches `d/<id>0/` (see encodeKey).
-      const prefix = encodeKey(['d', id])
-      let cursor: string | undefined
-      do {
-        const page = await db.list(prefix, { cursor })
+      bus()?.postMessage({ id, rev: undefined } satisfies ContextChange)
+      // `d/<id>/` never matches `d/<id>0/` nor `d/<id>%2Fx/` (see encodeKey); only the deleted epoch,
+      // so a context created again meanwhile (a new epoch) keeps its records.
+      const prefix = encodeKey(header ? ['d', id, header.epoch] : ['d', id])
+      for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
+        page = await db.list(prefix, { cursor })
         if (page.keys.length) await batchDelete(db, page.keys)
-        cursor = page.cursor
-      } while (cursor)
+      }
     },
     async list(opts) {
       const prefix = encodeKey(['h'])
       const page = await db.list(prefix, opts)
-      return { ids: page.keys.map((k) => k.slice(prefix.length).replace(/\/$/, '').replace(/%2F|%25/g, (e) => (e === '%25' ? '%' : '/'))), cursor: page.cursor }
+      return { ids: page.keys.map((k) => decodeKey(k)[1]!), cursor: page.cursor }
     },
     subscribe(listener) {
-      if (!channelName || typeof BroadcastChannel === 'undefined') return () => {}
-      const sub = new BroadcastChannel(channelName)
-      sub.onmessage = (event: MessageEvent<ContextChange>) => listener(event.data)
-      return () => sub.close()
+      const c = bus()
+      const on = (event: MessageEvent<ContextChange>) => listener(event.data)
+      c?.addEventListener('message', on)
+      return () => c?.removeEventListener('message', on)
     },
   }
-}
-
-/** The smallest valid state, to validate a lone turn record with the same schema as everything else. */
-const minimalState = {
-  version: 1,
-  id: 'x',
-  sessionId: 'x',
-  constraints: {},
-  routing: {},
-  output: {},
-  metadata: {},
-  data: {},
-  cache: {},
-  messages: [],
-  currentTurnId: 0,
-  frameworkData: { stats: {}, slots: {} },
-  inputs: [],
-  testing: { tests: {}, outcomes: {}, metadata: {} },
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The context-store benchmark on IndexedDB in real Chromium: bundles bench/store-browser.ts with
+ * esbuild, serves it to a page at http://localhost:9/ through Playwright's request routing (no
+ * server, nothing on the network: an http origin, which IndexedDB needs, and a secure one, which
+ * cross-origin isolation needs), and prints the markdown tables.
+ * Exits with 1 when the save ratio is over 1.5 or the bytes per save grow with the history.
+ *
+ * Run: node bench/store-browser.bench.mjs [rounds=300] [loads=100]
+ */
+import { build } from 'esbuild'
+import { chromium } from 'playwright'
+import { chromiumArgs, findChromium } from '../scripts/chromium.mjs'
+
+const [rounds = '300', loads = '100'] = process.argv.slice(2)
+const bundle = await build({
+  entryPoints: [new URL('./store-browser.ts', import.meta.url).pathname],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
+  logLevel: 'silent',
+})
+const browser = await chromium.launch({ executablePath: await findChromium(), args: chromiumArgs })
+try {
+  const page = await browser.newPage()
+  // Cross-origin isolated (COOP + COEP), so performance.now() has 5 µs steps instead of 100 µs.
+  const headers = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+  await page.route('http://localhost:9/**', (route) => {
+    const url = new URL(route.request().url())
+    if (url.pathname === '/bench.js') return route.fulfill({ headers, contentType: 'text/javascript', body: bundle.outputFiles[0].text })
+    return route.fulfill({ headers, contentType: 'text/html', body: '<!doctype html><script type="module" src="/bench.js"></script>' })
+  })
+  page.on('pageerror', (e) => console.error('page error:', e))
+  await page.goto(`http://localhost:9/?rounds=${rounds}&loads=${loads}`)
+  await page.waitForFunction(() => window.storeBench !== undefined)
+  const result = await page.evaluate(() => window.storeBench)
+  if (!(await page.evaluate(() => crossOriginIsolated))) console.error('note: the page is not cross-origin isolated: timer steps are 100 µs')
+  const version = browser.version()
+  console.log(`Chromium ${version}, IndexedDB adapter (idb-keyval), ${rounds} rounds, ${loads} loads per size\n`)
+  console.log(result.markdown)
+  console.log(`\nbytes per save, 10,000 turns − 10 turns: ${result.bytesDiff.toFixed(0)} (≤ 64: ${result.bytesDiff <= 64 ? 'ok' : 'OVER'})`)
+  if (result.saveRatio > 1.5 || result.bytesDiff > 64) process.exitCode = 1
+} finally {
+  await browser.close()
+}
