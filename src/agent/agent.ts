@@ -9,62 +9,154 @@ import { handleFetch, type ExecutionContextLike } from './http.js'
 
 /** What a handler gets besides the event and the context. */
 export interface TurnInfo {
-  /** Aborted when a new user event interrupts this turn (barge-in) or the caller's signal aborts. */
+  /** Aborted when a new user event interrupts this turn (barge-in), the session is deleted, or the caller's signal aborts. */
   signal: AbortSignal
   /** The session's id. */
   sessionId: string
 }
 
+/** What a handler may yield: an event, or its JSON form (`{ type: 'text_to_speech', data: { text } }`). */
+export type HandlerOutput = AgentEvent | { type: string; data?: JsonObject }
+
 /**
  * The agent's logic: an async generator of output events, as the voice-agent document's
  * `async def handler(event, context)` that `yield`s. An async function that returns nothing is fine too.
  */
-export type AgentHandler = (event: AgentEvent, ctx: Context, turn: TurnInfo) => AsyncIterable<AgentEvent> | Promise<unknown>
+export type AgentHandler = (event: AgentEvent, ctx: Context, turn: TurnInfo) => AsyncIterable<HandlerOutput> | Promise<unknown>
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** Aborting it interrupts this event's turn, as a barge-in does (the turn is recorded as interrupted). */
+  signal?: AbortSignal
+  /** The platform's `waitUntil`: given the turn and every background task it starts, with the save after each. */
+  waitUntil?: (promise: Promise<unknown>) => void
+}
 
 /** Options of `createAgent`. */
 export interface AgentOptions {
   handler: AgentHandler
   /** Where sessions live between events: `createContextStore(adapter)`. */
   store: ContextStore
-  /** Runtime inputs of every session's context: variables (API keys), an executor. Never stored. */
+  /**
+   * Runtime inputs of every session's context (clock, executor, token counter…). Never stored. The
+   * agent passes its own runtime to the store, so the store's `runtime` option is not used for its sessions.
+   */
+  runtime?: ContextRuntime
+  /** Variables (API keys) of every session's context; shorthand for `runtime.variables`. Never stored. */
   variables?: Record<string, string>
+  /** Runs `ctx.execute` and `ctx.generateChatCompletion`; shorthand for `runtime.executor`. */
   executor?: ContextRuntime['executor']
   /** Label of turn 0 of a new session. Default `{ flow: 'agent', node: 'start' }`. */
   startLabel?: NodeLabel
-  /** Events that interrupt a running turn (barge-in). Default: `TextEvent`s, the user speaking. */
+  /**
+   * Events that interrupt the session's unfinished turns (barge-in). Default: `TextEvent`s, the user
+   * speaking or typing; other events wait their turn.
+   */
   interrupts?: (event: AgentEvent) => boolean
-  /** Receives background-task events that arrive when no `send` of their session is streaming. */
+  /**
+   * Receives the events of background tasks (tagged `background: { task }`) and background save
+   * failures that arrive when no `send` of their session is streaming. Without it they are dropped:
+   * what the task changed in the context is saved all the same.
+   */
   onBackgroundEvent?: (sessionId: string, event: AgentEvent) => void
 }
 
 /** An agent: sessions in a store, a handler per event, and a standard `fetch` entry point. */
 export interface Agent {
   /**
-   * Handles one event of a session and streams the output events. A new session gets a
-   * `StartEvent` first. The turn is recorded and saved when the handler finishes, fails or is
-   * interrupted. Events of one session run in order; sessions run concurrently.
+   * Handles one event of a session and streams the output events; the turn runs whether or not the
+   * stream is read. A new session gets a `StartEvent` first, whose output is turn 0; each event
+   * after is a turn of its own (1, 2, …). The turn is recorded (request, response, label) and saved
+   * when the handler finishes, fails or is interrupted; the stream ends after the save. Events of one
+   * session run in order, sessions concurrently. A bad `sessionId` or event throws a `ValidationError` at once.
    */
-  send(sessionId: string, event: AgentEvent | Json, options?: { signal?: AbortSignal; waitUntil?: (p: Promise<unknown>) => void }): AsyncIterable<AgentEvent>
+  send(sessionId: string, event: AgentEvent | Json, options?: SendOptions): AsyncIterable<AgentEvent>
+  /**
+   * Deletes a session: aborts its unfinished turns and all its tasks, forgets it, and deletes it from
+   * the store. Resolves whether there was one.
+   */
+  delete(sessionId: string): Promise<boolean>
   /**
    * `Request` → `Response`, for Workers, Vercel Edge and Node: `POST /sessions/:id/events` with a
    * JSON event streams Server-Sent Events; `GET /sessions/:id` returns the context's JSON and
-   * `DELETE /sessions/:id` deletes it (404 for an unknown session).
+   * `DELETE /sessions/:id` deletes it (404 for an unknown session). See `handleFetch`.
    */
   fetch(request: Request, env?: unknown, executionContext?: ExecutionContextLike): Promise<Response>
+}
+
+/** One event's turn, from `send` until it is saved. */
+interface Run {
+  controller: AbortController
+  output: Channel<AgentEvent>
+  /** Set by `interrupt`: the runtime stops waiting on the handler, whether or not the abort reached it. */
+  stopped?: { reason: unknown }
+  /** Rejects what the runtime is waiting on in the handler (see `untilStopped`). */
+  onStop?: (reason: unknown) => void
 }
 
 interface Session {
   /** The previous event's run: the next one starts after it. */
   tail: Promise<void>
-  /** The run in progress, if any. */
-  running?: { controller: AbortController; output: Channel<AgentEvent> }
-  /** Runs queued or in progress; the session is dropped from memory at 0 with no task pending. */
-  pending: number
+  /** Runs queued or in progress, in order: an interrupting event aborts them all. */
+  runs: Set<Run>
+  /** The run whose handler is executing (or saving): background events stream on its output. */
+  running?: Run
+  /** Cached while the session has runs or tasks; dropped when idle, so memory is per active session. */
   ctx?: Context
+  /** Set by `delete`: nothing of this session is saved any more. */
+  deleted?: boolean
+}
+
+const abortError = (message: string) => new DOMException(message, 'AbortError')
+
+/**
+ * Interrupts a run: its handler's signal aborts and the runtime stops waiting on the handler.
+ *
+ * In a stateless Cloudflare Worker the abort throws when the run belongs to another request
+ * ("Cannot perform I/O on behalf of a different request": workerd binds an AbortController to the
+ * request that made it), and that request's work cannot be resumed from this one either: its save
+ * would fail the same way. So the run is left alone, and the new event waits for it as a
+ * non-interrupting event would. Durable Objects, Node and browsers have no such limit.
+ */
+function interrupt(run: Run, reason: unknown): void {
+  if (run.stopped) return
+  try {
+    run.controller.abort(reason)
+  } catch {
+    return
+  }
+  run.stopped = { reason }
+  run.onStop?.(reason)
+}
+
+/** Runs `fn`, ignoring a throw: a task of another request, in a stateless Worker (see `interrupt`). */
+function attempt(fn: () => unknown): void {
+  try {
+    fn()
+  } catch {
+    // see interrupt
+  }
 }
 
 /**
  * Creates an agent.
+ *
+ * Design notes:
+ * - Barge-in: an event for which `interrupts(event)` is true (default: a `TextEvent`) aborts the
+ *   `signal` of every unfinished turn of its session, running or queued, and cancels the session's
+ *   interruptible tasks; then it is handled. An aborted turn is recorded with `interrupted: true` and
+ *   the events it had yielded; a queued turn aborted before it started records its request, and its
+ *   handler is not called. The runtime stops waiting for an interrupted handler at once (a
+ *   generator's `finally` still runs) so a handler stuck in an `await` cannot delay the next event.
+ * - Background events: a task's yielded events stream on the session's running turn; when none is
+ *   streaming they go to `onBackgroundEvent`. When a task settles, the context is saved again (in
+ *   order with the session's turns), and that save is part of what is given to `waitUntil`.
+ * - Caching: a session's context is kept in memory while it has turns or tasks running and dropped
+ *   when it is idle; the next event loads it from the store. A new agent (a new Worker isolate, a
+ *   reloaded tab) therefore continues every session from the store.
+ * - Conflicts: when a save fails (another writer saved the session first: a `ContextConflictError`,
+ *   or a storage error), the stream gets an `ErrorEvent` with the error's code and the cached context
+ *   is dropped, so the next event starts from what is stored; that turn's changes are lost.
  *
  * @example
  * const agent = createAgent({
@@ -78,16 +170,30 @@ interface Session {
 export function createAgent(options: AgentOptions): Agent {
   const { handler, store } = options
   if (typeof handler !== 'function') throw new ContextError('invalid_argument', 'handler: must be a function (an async generator)', { path: 'handler' })
-  if (!store || typeof store.open !== 'function') throw new ContextError('invalid_argument', 'store: must be a context store (createContextStore(adapter))', { path: 'store' })
+  if (!store || typeof store.load !== 'function') throw new ContextError('invalid_argument', 'store: must be a context store (createContextStore(adapter))', { path: 'store' })
   const interrupts = options.interrupts ?? ((e: AgentEvent) => e instanceof TextEvent)
   const startLabel = options.startLabel ?? { flow: 'agent', node: 'start' }
-  const runtime: ContextRuntime = { variables: options.variables, executor: options.executor }
+  const runtime: ContextRuntime = { ...options.runtime }
+  if (options.variables) runtime.variables = options.variables
+  if (options.executor) runtime.executor = options.executor
   const sessions = new Map<string, Session>()
 
   function session(id: string): Session {
     let s = sessions.get(id)
-    if (!s) sessions.set(id, (s = { tail: Promise.resolve(), pending: 0 }))
+    if (!s) sessions.set(id, (s = { tail: Promise.resolve(), runs: new Set() }))
     return s
+  }
+
+  /** Drops an idle session from memory (a later event reloads it from the store). */
+  function evict(id: string, s: Session): void {
+    if (!s.runs.size && !s.ctx?.hasUnfinishedTasks() && sessions.get(id) === s) sessions.delete(id)
+  }
+
+  /** Queues `work` after the session's previous runs; a failure never blocks the queue. */
+  function queue(s: Session, work: () => Promise<void>): Promise<void> {
+    const run = s.tail.then(work)
+    s.tail = run.catch(() => {})
+    return s.tail
   }
 
   async function open(s: Session, id: string): Promise<{ ctx: Context; isNew: boolean }> {
@@ -104,113 +210,103 @@ export function createAgent(options: AgentOptions): Agent {
     else options.onBackgroundEvent?.(id, event)
   }
 
-  function send(sessionId: string, input: AgentEvent | Json, sendOptions: { signal?: AbortSignal; waitUntil?: (p: Promise<unknown>) => void } = {}): AsyncIterable<AgentEvent> {
+  function send(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): AsyncIterable<AgentEvent> {
     if (typeof sessionId !== 'string' || !sessionId) throw new ContextError('invalid_argument', 'sessionId: must be a non-empty string', { path: 'sessionId' })
     const event = input instanceof AgentEvent ? input : eventFromJSON(input)
     const s = session(sessionId)
-    const output = channel<AgentEvent>()
-    // Barge-in: the user spoke over a running turn. Abort it and the interruptible tasks now; this
-    // event runs as soon as the aborted turn has been recorded and saved.
-    if (s.running && interrupts(event)) {
-      s.running.controller.abort(new DOMException('interrupted by a new event', 'AbortError'))
-      s.ctx?.cancelInterruptibleTasks()
+    if (s.runs.size && interrupts(event)) {
+      for (const r of s.runs) interrupt(r, abortError('interrupted by a new event'))
+      attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
-    s.pending++
-    const run = s.tail.then(() => turn(sessionId, s, event, output, sendOptions))
-    s.tail = run.catch(() => {})
-    sendOptions.waitUntil?.(s.tail)
-    return output.iterable
+    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>() }
+    s.runs.add(run)
+    const caller = sendOptions.signal
+    const onCallerAbort = () => interrupt(run, caller!.reason)
+    if (caller?.aborted) onCallerAbort()
+    caller?.addEventListener('abort', onCallerAbort, { once: true })
+    const queued = queue(s, () => turn(sessionId, s, event, run, sendOptions.waitUntil).finally(() => caller?.removeEventListener('abort', onCallerAbort)))
+    sendOptions.waitUntil?.(queued)
+    return run.output.iterable
   }
 
-  async function turn(
-    id: string,
-    s: Session,
-    event: AgentEvent,
-    output: Channel<AgentEvent>,
-    sendOptions: { signal?: AbortSignal; waitUntil?: (p: Promise<unknown>) => void },
-  ): Promise<void> {
-    const controller = new AbortController()
-    const signal = sendOptions.signal ? AbortSignal.any([controller.signal, sendOptions.signal]) : controller.signal
-    s.running = { controller, output }
+  async function turn(id: string, s: Session, event: AgentEvent, run: Run, waitUntil?: SendOptions['waitUntil']): Promise<void> {
+    const { output } = run
+    s.running = run
     let ctx: Context | undefined
     try {
       const opened = await open(s, id)
       ctx = opened.ctx
-      const inner = internals(ctx)
-      inner.setTaskSink({
+      internals(ctx).setTaskSink({
         emit: (value, task) => {
-          if (value instanceof AgentEvent) {
-            value.background = { task: task.name }
-            deliver(id, s, value)
+          let out: AgentEvent
+          try {
+            out = value instanceof AgentEvent ? value : eventFromJSON(value)
+          } catch (error) {
+            out = ErrorEvent.fromError(error)
           }
+          out.background = { task: task.name }
+          deliver(id, s, out)
         },
         onError: (error, task) => deliver(id, s, ErrorEvent.fromError(error, { meta: { background: { task: task.name } } })),
-        waitUntil: sendOptions.waitUntil,
-        onSettled: () => void saveLater(id, s),
+        waitUntil,
+        onSettled: () => saveLater(id, s),
       })
-      if (opened.isNew) await runHandler(ctx, new StartEvent(), output, signal, id, false)
-      if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, output, signal, id, true)
+      if (opened.isNew) await runHandler(ctx, new StartEvent(), run, id, false)
+      if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, run, id, true)
     } catch (error) {
       output.push(ErrorEvent.fromError(error))
     } finally {
-      s.running = undefined
       try {
-        if (ctx) await store.save(ctx)
+        if (ctx && !s.deleted) await store.save(ctx)
       } catch (error) {
         // The turn ran but was not saved (another writer, a storage failure): say so on the stream,
         // and drop the cached context so the next event starts from what is stored.
         output.push(ErrorEvent.fromError(error))
-        s.ctx = undefined
+        if (s.ctx === ctx) s.ctx = undefined
       }
+      s.running = undefined
       output.close()
-      s.pending--
-      if (s.pending === 0 && !s.ctx?.hasUnfinishedTasks()) sessions.delete(id)
+      s.runs.delete(run)
+      evict(id, s)
     }
   }
 
   /** Runs the handler for one event and records the turn; errors become an `ErrorEvent`. */
-  async function runHandler(ctx: Context, event: AgentEvent, output: Channel<AgentEvent>, signal: AbortSignal, id: string, newTurn: boolean): Promise<void> {
+  async function runHandler(ctx: Context, event: AgentEvent, run: Run, id: string, newTurn: boolean): Promise<void> {
+    const { output } = run
     const emitted: AgentEvent[] = []
     if (newTurn) ctx.addRequest(requestOf(event))
-    let interrupted = false
-    try {
-      const result = handler(event, ctx, { signal, sessionId: id })
-      if (result && typeof (result as AsyncIterable<AgentEvent>)[Symbol.asyncIterator] === 'function') {
-        const it = (result as AsyncIterable<AgentEvent>)[Symbol.asyncIterator]()
-        const aborted = new Promise<'aborted'>((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }))
-        while (true) {
-          if (signal.aborted) break
-          const next = await Promise.race([it.next(), aborted])
-          if (next === 'aborted') break
-          if (next.done) break
-          const out = next.value
-          if (out instanceof AgentEvent) {
-            out.turn = ctx.currentTurnId
-            emitted.push(out)
-            output.push(out)
+    const emit = (value: unknown) => {
+      const out = value instanceof AgentEvent ? value : eventFromJSON(value)
+      out.turn = ctx.currentTurnId
+      emitted.push(out)
+      output.push(out)
+    }
+    // A turn interrupted while still queued is recorded, but its handler is not called.
+    if (!run.stopped) {
+      try {
+        const result = handler(event, ctx, { signal: run.controller.signal, sessionId: id })
+        if (result && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+          const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+          let done = false
+          try {
+            for (let step; !(step = await untilStopped(it.next(), run)).done; ) emit(step.value)
+            done = true
+          } finally {
+            // Stopped early (abort, or a yield that is not an event): let the generator's `finally`
+            // run, without waiting on a handler stuck in an await.
+            if (!done) void Promise.resolve(it.return?.()).catch(() => {})
           }
-        }
-        if (signal.aborted) {
-          interrupted = true
-          // Let the generator's `finally` run; do not wait on a handler stuck in an await.
-          void it.return?.(undefined)?.catch(() => {})
-        }
-      } else {
-        await result
-      }
-    } catch (error) {
-      if (signal.aborted) interrupted = true
-      else {
-        const failure = ErrorEvent.fromError(error)
-        emitted.push(failure)
-        output.push(failure)
+        } else await untilStopped(Promise.resolve(result), run)
+      } catch (error) {
+        if (!run.stopped) emit(ErrorEvent.fromError(error))
       }
     }
     // The turn's record: what was said back (texts joined), every output event, and whether it was cut off.
     const response: JsonObject = { events: emitted.map((e) => e.toJSON() as unknown as Json) }
     const text = emitted.map((e) => (typeof e.data.text === 'string' ? e.data.text : '')).filter(Boolean).join(' ')
     if (text) response.text = text
-    if (interrupted) response.interrupted = true
+    if (run.stopped) response.interrupted = true
     ctx.addResponse(response)
     // The handler may label the turn itself (ctx.addLabel); otherwise the label is the event's type.
     if (!ctx.labels.has(ctx.currentTurnId)) ctx.addLabel({ flow: startLabel.flow, node: event.type })
@@ -218,19 +314,47 @@ export function createAgent(options: AgentOptions): Agent {
 
   /** After a background task settles, save what it changed (queued behind the session's runs). */
   function saveLater(id: string, s: Session): Promise<void> {
-    const run = s.tail.then(async () => {
-      if (s.ctx) await store.save(s.ctx).catch(() => (s.ctx = undefined))
-      if (s.pending === 0 && !s.ctx?.hasUnfinishedTasks()) sessions.delete(id)
+    return queue(s, async () => {
+      try {
+        if (s.ctx && !s.deleted) await store.save(s.ctx)
+      } catch (error) {
+        s.ctx = undefined
+        deliver(id, s, ErrorEvent.fromError(error))
+      }
+      evict(id, s)
     })
-    s.tail = run.catch(() => {})
-    return run
+  }
+
+  async function remove(id: string): Promise<boolean> {
+    if (typeof id !== 'string' || !id) throw new ContextError('invalid_argument', 'sessionId: must be a non-empty string', { path: 'sessionId' })
+    const s = sessions.get(id)
+    if (s) {
+      // Forget it first: its running turn and tasks must not save it back after the delete.
+      sessions.delete(id)
+      s.deleted = true
+      for (const r of s.runs) interrupt(r, abortError('the session was deleted'))
+      attempt(() => s.ctx?.cancelAllTasks())
+    }
+    const stored = (await store.load(id, runtime)) !== undefined
+    if (stored) await store.delete(id)
+    return stored || s !== undefined
   }
 
   const agent: Agent = {
     send,
+    delete: remove,
     fetch: (request, _env, executionContext) => handleFetch(request, { agent, store, runtime }, executionContext),
   }
   return agent
+}
+
+/** `promise`, or a rejection as soon as the run is interrupted. One pending hook per run, so a long stream leaks nothing. */
+function untilStopped<T>(promise: Promise<T>, run: Run): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (run.stopped) reject(run.stopped.reason)
+    run.onStop = reject
+    promise.then(resolve, reject).finally(() => run.onStop === reject && (run.onStop = undefined))
+  })
 }
 
 /** The request recorded for an event: its text (for `lastRequest.text`), type and data. */

@@ -1,6 +1,7 @@
 /**
  * A one-reader async queue: `push` never blocks (events are small, and a slow reader must not stall
- * the handler that produces them), `close` ends the iteration after what was pushed.
+ * the handler that produces them), `close` ends the iteration after what was pushed. A reader that
+ * stops early (`break`, a cancelled response) closes it: later pushes are dropped, not buffered.
  */
 export interface Channel<T> {
   push(value: T): void
@@ -29,10 +30,15 @@ export function channel<T>(): Channel<T> {
     },
     iterable: {
       async *[Symbol.asyncIterator]() {
-        while (true) {
-          if (buffer.length) yield buffer.shift()!
-          else if (closed) return
-          else await new Promise<void>((resolve) => (wake = resolve))
+        try {
+          while (true) {
+            if (buffer.length) yield buffer.shift()!
+            else if (closed) return
+            else await new Promise<void>((resolve) => (wake = resolve))
+          }
+        } finally {
+          closed = true
+          buffer.length = 0
         }
       },
     },

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest'
+import { createAgent, type AgentHandler } from '../../src/agent/agent.js'
+import { StartEvent, TextEvent, TextToSpeechEvent } from '../../src/agent/events.js'
+import { memoryStorage } from '../../src/storage/memory.js'
+import { createContextStore } from '../../src/storage/store.js'
+import { sleep } from '../tasks/helpers.js'
+
+/**
+ * `agent.fetch` with real `Request` / `Response` objects: the details of the wire format and the
+ * routes. The same routes against real clients in every runtime are in test/runtime/suite.ts.
+ */
+
+const handler: AgentHandler = async function* (event, ctx) {
+  if (event instanceof StartEvent) return
+  if (event instanceof TextEvent && event.data.text === 'task') {
+    ctx.createTask(async () => {
+      await sleep(5)
+      ctx.setData('task', 'done')
+    }, { name: 'later' })
+  }
+  yield new TextToSpeechEvent({ text: `got ${event.type}` })
+}
+
+function setup() {
+  const store = createContextStore(memoryStorage(), { channel: false })
+  return { store, agent: createAgent({ store, handler }) }
+}
+const post = (path: string, body: string, headers: Record<string, string> = {}) => new Request(`http://agent.test${path}`, { method: 'POST', body, headers })
+const event = (text: string) => JSON.stringify({ type: 'text', data: { text } })
+
+describe('agent.fetch', () => {
+  it('streams each event as `event: <type>` and one `data:` line of its JSON, then ends', async () => {
+    const { agent } = setup()
+    const response = await agent.fetch(post('/sessions/s/events', event('hi')))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(response.headers.get('cache-control')).toBe('no-store')
+    const body = await response.text()
+    const messages = body.split('\n\n').filter(Boolean)
+    expect(messages).toHaveLength(1)
+    const [field, data, ...rest] = messages[0]!.split('\n')
+    expect(field).toBe('event: text_to_speech')
+    expect(rest).toEqual([])
+    expect(JSON.parse(data!.slice('data: '.length))).toMatchObject({ type: 'text_to_speech', data: { text: 'got text' }, turn: 1 })
+    expect(body.endsWith('\n\n')).toBe(true)
+  })
+
+  it('accepts any path prefix and percent-encoded session ids', async () => {
+    const { agent, store } = setup()
+    await (await agent.fetch(post('/api/v1/sessions/user%2F42/events', event('hi')))).text()
+    expect(await store.load('user/42')).toBeDefined()
+    const got = await agent.fetch(new Request('http://agent.test/api/v1/sessions/user%2F42'))
+    expect(got.status).toBe(200)
+    expect(((await got.json()) as { id: string }).id).toBe('user/42')
+    const head = await agent.fetch(new Request('http://agent.test/sessions/user%2F42', { method: 'HEAD' }))
+    expect([head.status, await head.text()]).toEqual([200, ''])
+  })
+
+  it('answers 400 for a session id that is not valid percent-encoding', async () => {
+    const { agent } = setup()
+    const response = await agent.fetch(new Request('http://agent.test/sessions/%E0%A4%A/events', { method: 'POST', body: event('hi') }))
+    expect(response.status).toBe(400)
+    expect(await response.json()).toEqual({ error: { code: 'invalid_argument', message: 'the session id is not valid percent-encoding' } })
+  })
+
+  it('answers 413 for a body over 1 MiB', async () => {
+    const { agent, store } = setup()
+    const big = JSON.stringify({ type: 'text', data: { text: 'x'.repeat(1024 * 1024) } })
+    const response = await agent.fetch(post('/sessions/s/events', big))
+    expect(response.status).toBe(413)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('too_large')
+    expect(await store.load('s')).toBeUndefined()
+  })
+
+  // A page cannot set content-length (a forbidden header), so this runs where a server receives it.
+  it.skipIf(typeof window !== 'undefined')('answers 413 from content-length alone, before reading the body (Node; skipped in a browser)', async () => {
+    const { agent } = setup()
+    const response = await agent.fetch(post('/sessions/s/events', event('hi'), { 'content-length': String(2 * 1024 * 1024) }))
+    expect(response.status).toBe(413)
+  })
+
+  it('answers 400 with the path of a malformed event, and creates nothing', async () => {
+    const { agent, store } = setup()
+    const response = await agent.fetch(post('/sessions/s/events', JSON.stringify({ type: 'text_to_speech', data: { text: 'x', speed: 9 } })))
+    expect(response.status).toBe(400)
+    const { error } = (await response.json()) as { error: { code: string; message: string } }
+    expect(error.code).toBe('invalid_argument')
+    expect(error.message).toMatch(/^event\.data\.speed/)
+    expect(await store.load('s')).toBeUndefined()
+  })
+
+  it("gives the executionContext's waitUntil the turn and each background task", async () => {
+    const { agent, store } = setup()
+    const given: Promise<unknown>[] = []
+    const response = await agent.fetch(post('/sessions/s/events', event('task')), {}, { waitUntil: (p) => given.push(p) })
+    await response.text()
+    expect(given).toHaveLength(2)
+    await Promise.all(given)
+    expect((await store.load('s'))!.getData('task')).toBe('done')
+  })
+
+  it('a client that stops reading only stops the stream: the turn is still recorded and saved', async () => {
+    const slow: AgentHandler = async function* (e) {
+      if (e instanceof StartEvent) return
+      yield new TextToSpeechEvent({ text: 'one' })
+      await sleep(5)
+      yield new TextToSpeechEvent({ text: 'two' })
+    }
+    const store = createContextStore(memoryStorage(), { channel: false })
+    const agent = createAgent({ store, handler: slow })
+    const response = await agent.fetch(post('/sessions/s/events', event('hi')))
+    const reader = response.body!.getReader()
+    await reader.read()
+    await reader.cancel()
+    await expect.poll(async () => (await store.load('s'))?.responses.get(1)?.text).toBe('one two')
+  })
+
+  it("the request's signal interrupts the turn", async () => {
+    const waiting: AgentHandler = async function* (e, _ctx, { signal }) {
+      if (e instanceof StartEvent) return
+      yield new TextToSpeechEvent({ text: 'listening' })
+      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))
+    }
+    const store = createContextStore(memoryStorage(), { channel: false })
+    const agent = createAgent({ store, handler: waiting })
+    const controller = new AbortController()
+    const response = await agent.fetch(new Request('http://agent.test/sessions/s/events', { method: 'POST', body: event('hi'), signal: controller.signal }))
+    const reader = response.body!.getReader()
+    await reader.read()
+    controller.abort()
+    await expect.poll(async () => (await store.load('s'))?.responses.get(1)).toMatchObject({ interrupted: true, text: 'listening' })
+  })
+})

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import { Miniflare } from 'miniflare'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readSSE } from './sse.js'
+import { runtimeSuite, type RuntimeHarness } from './suite.js'
+
+// The agent runs inside workerd (miniflare 3): ./workerd/worker.ts bundled as wrangler would. KV and
+// Durable Object storage persist to a temporary directory, so a restart is a new Miniflare (a new
+// workerd process, new isolates) on the same data.
+const persist = mkdtempSync(join(tmpdir(), 'agentctx-workerd-'))
+let script: string
+let mf: Miniflare
+
+async function start(): Promise<void> {
+  mf = new Miniflare({
+    modules: true,
+    script,
+    compatibilityDate: '2024-09-23',
+    kvNamespaces: ['KV'],
+    durableObjects: { AGENT: 'AgentObject' },
+    kvPersist: join(persist, 'kv'),
+    durableObjectsPersist: join(persist, 'do'),
+  })
+  await mf.ready
+}
+
+beforeAll(async () => {
+  const bundle = await build({
+    entryPoints: [new URL('./workerd/worker.ts', import.meta.url).pathname],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    conditions: ['workerd', 'worker', 'browser'],
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  })
+  script = bundle.outputFiles[0]!.text
+  await start()
+}, 60_000)
+
+afterAll(async () => {
+  await mf?.dispose()
+  rmSync(persist, { recursive: true, force: true })
+})
+
+/** `dispatchFetch` returns undici's Response in Node: what the suite reads with eventsource-parser. */
+const harness = (prefix: string): RuntimeHarness => ({
+  fetch: (path, init) => mf.dispatchFetch(`http://agent.test${prefix}${path}`, init as never) as unknown as Promise<Response>,
+  restart: async () => {
+    await mf.dispose()
+    await start()
+  },
+})
+
+// A stateless Worker: requests of one session meet only in the isolate's memory, and workerd lets no
+// request abort what another started (see `interrupt` in src/agent/agent.ts).
+runtimeSuite('workerd, Workers KV (the Worker fetch is agent.fetch)', () => harness('/kv'), { overlap: 'hold', bargeIn: 'none' })
+runtimeSuite('workerd, a Durable Object per session (durableObjectStorage)', () => harness('/do'), { overlap: 'hold' })
+
+describe('workerd: executionContext.waitUntil', () => {
+  it("receives the turn and every background task (with the save after it), and they settle", async () => {
+    const before = (await (await mf.dispatchFetch('http://agent.test/kv/debug')).json()) as { given: number; settled: number }
+    const events = await readSSE((await mf.dispatchFetch('http://agent.test/kv/sessions/wait-until/events', { method: 'POST', body: JSON.stringify({ type: 'text', data: { text: 'quick task' } }) })) as unknown as Response)
+    expect(events.map((e) => e.data.text)).toEqual(['Welcome!', 'Started.'])
+    await expect
+      .poll(async () => (await (await mf.dispatchFetch('http://agent.test/kv/debug')).json()) as { given: number; settled: number }, { timeout: 5000, interval: 20 })
+      .toEqual({ given: before.given + 2, settled: before.given + 2 })
+    const kv = await mf.getKVNamespace('KV')
+    const header = JSON.parse((await kv.get('agentctx/h/wait-until/', 'text'))!) as { state: { data: Record<string, unknown> } }
+    expect(header.state.data.quick).toBe('done')
+  })
+})
