@@ -1,17 +1,35 @@
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KEY, sse, json, type Loopback } from '../providers/servers/loopback.js'
+import { completion, completionChunks, openaiServer } from '../providers/servers/openai.js'
 
 // The README's examples must stay true: every ```js block runs against the built package, and each
-// `console.log(...) // expected` line must print what its comment says.
+// `console.log(...) // expected` line must print what its comment says (text after " — " is a note).
+// Blocks that call a model get OPENAI_BASE_URL pointing at a loopback server speaking the Chat
+// Completions format (the same fake the provider tests use), which answers "Paris".
 const root = join(import.meta.dirname, '../..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!)
 // Inside the package, so `import 'agentctx'` resolves to this package's own exports (self-reference).
 const dir = join(root, '.readme-blocks')
+const run = promisify(execFile)
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let server: Loopback
+beforeAll(async () => {
+  server = await openaiServer()
+  const answer = (seen: Parameters<Parameters<Loopback['queue']>[0]>[0], res: Parameters<Parameters<Loopback['queue']>[0]>[1]) =>
+    seen.body?.stream
+      ? sse(completionChunks(['Par', 'is'], { usage: [42, 2] }))(seen, res)
+      : json(completion({ content: 'Paris', usage: [42, 2], model: seen.body?.model }))(seen, res)
+  server.queue(...Array.from({ length: 50 }, () => answer))
+})
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true })
+  await server?.close()
+})
 
 describe('README examples', () => {
   it('has examples, and the package is built', () => {
@@ -19,13 +37,14 @@ describe('README examples', () => {
     expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
   })
 
-  it.each(blocks.map((code, i) => [i + 1, code]))('block %i runs and prints what its comments say', (i, code) => {
+  it.each(blocks.map((code, i) => [i + 1, code]))('block %i runs and prints what its comments say', async (i, code) => {
     mkdirSync(dir, { recursive: true })
     const file = join(dir, `block-${i}.mjs`)
     writeFileSync(file, code as string)
-    const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 })
+    const env = { ...process.env, OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: KEY }
+    const { stdout } = await run(process.execPath, [file], { encoding: 'utf8', timeout: 20_000, env })
     const expected = [...(code as string).matchAll(/console\.log\(.*\) \/\/ (.*)$/gm)].map((m) => m[1]!.split(' — ')[0]!.trim())
-    const printed = out.trimEnd().split('\n')
-    expect(printed).toEqual(expected)
+    expect(stdout.trimEnd().split('\n')).toEqual(expected)
+    expect(server.problems).toEqual([])
   })
 })
