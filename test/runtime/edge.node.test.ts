@@ -1,0 +1,47 @@
+import { build } from 'esbuild'
+import { EdgeRuntime, runServer, type EdgeRuntimeServer } from 'edge-runtime'
+import { createStorage, type Storage } from 'unstorage'
+import { afterAll, beforeAll } from 'vitest'
+import { runtimeSuite, type RuntimeHarness } from './suite.js'
+
+// The agent as a Vercel Edge Function in Vercel's own edge-runtime VM (web APIs only, no Node
+// globals), served over real HTTP by edge-runtime's server on 127.0.0.1. A restart is a new VM and a
+// new server on the same storage.
+const storage: Storage = createStorage()
+let code: string
+let server: EdgeRuntimeServer
+
+async function start(): Promise<void> {
+  const runtime = new EdgeRuntime({ initialCode: code, extend: (context) => Object.assign(context, { HOST_STORAGE: storage }) })
+  server = await runServer({ runtime, host: '127.0.0.1', port: 0 })
+}
+
+beforeAll(async () => {
+  const bundle = await build({
+    entryPoints: [new URL('./edge/function.ts', import.meta.url).pathname],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    conditions: ['edge-light', 'worker', 'browser'],
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  })
+  code = bundle.outputFiles[0]!.text
+  await start()
+}, 60_000)
+
+afterAll(async () => {
+  await server?.close()
+  await storage.dispose()
+})
+
+const harness = (): RuntimeHarness => ({
+  fetch: (path, init) => fetch(`${server.url.replace(/\/$/, '')}${path}`, init),
+  restart: async () => {
+    await server.close()
+    await start()
+  },
+})
+
+runtimeSuite('Vercel edge-runtime (an Edge Function over unstorage)', harness)
