@@ -1,5 +1,5 @@
 import { build } from 'esbuild'
-import { EdgeRuntime, runServer, type EdgeRuntimeServer } from 'edge-runtime'
+import { EdgeRuntime, runServer } from 'edge-runtime'
 import { createStorage, type Storage } from 'unstorage'
 import { afterAll, beforeAll } from 'vitest'
 import { runtimeSuite, type RuntimeHarness } from './suite.js'
@@ -9,7 +9,7 @@ import { runtimeSuite, type RuntimeHarness } from './suite.js'
 // new server on the same storage.
 const storage: Storage = createStorage()
 let code: string
-let server: EdgeRuntimeServer
+let server: Awaited<ReturnType<typeof runServer>>
 
 async function start(): Promise<void> {
   const runtime = new EdgeRuntime({ initialCode: code, extend: (context) => Object.assign(context, { HOST_STORAGE: storage }) })
