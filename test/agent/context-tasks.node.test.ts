@@ -1,37 +1,12 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { hangingServer } from '../tasks/hanging-server.js'
 import { createAgent } from '../../src/agent/agent.js'
 import { TextEvent, TextToSpeechEvent } from '../../src/agent/events.js'
 import { Context } from '../../src/context.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore } from '../../src/storage/store.js'
 
-/**
- * A loopback server that reads each request and never answers; it reports each request as it
- * arrives and its connection as the client closes it: the proof that an abort reached the socket.
- */
-let server: Server
-let url: string
-const arrivals: ((req: IncomingMessage) => void)[] = []
-
-beforeAll(async () => {
-  server = createServer((req) => {
-    req.resume()
-    arrivals.shift()?.(req)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hang`
-})
-
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
-
-function nextRequest(): Promise<{ closed: Promise<void> }> {
-  return new Promise((resolve) => arrivals.push((req) => resolve({ closed: new Promise<void>((done) => req.socket.once('close', () => done())) })))
-}
+const { url: serverUrl, nextRequest } = hangingServer()
 
 describe('ctx.createTask with a fetch to a server that never answers', () => {
   it('times out: the fetch rejects with the timeout reason, the server sees the connection closed', async () => {
@@ -41,7 +16,7 @@ describe('ctx.createTask with a fetch to a server that never answers', () => {
     const task = ctx.createTask(
       async (signal, context) => {
         try {
-          await fetch(url, { signal })
+          await fetch(serverUrl(), { signal })
         } catch (e) {
           fetchError = e
           context.setData('lookup', 'timed out')
@@ -64,7 +39,7 @@ describe('ctx.createTask with a fetch to a server that never answers', () => {
       async *handler(event, ctx) {
         if (!(event instanceof TextEvent)) return
         if (event.data.text === 'search') {
-          ctx.createTask((signal) => fetch(url, { signal }), { name: 'search', interruptible: true })
+          ctx.createTask((signal) => fetch(serverUrl(), { signal }), { name: 'search', interruptible: true })
           yield new TextToSpeechEvent({ text: 'Searching…' })
           await ctx.waitForAllTasks() // the turn runs as long as the search
         } else yield new TextToSpeechEvent({ text: 'OK' })

@@ -1,36 +1,8 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { hangingServer } from './hanging-server.js'
 import { TaskManager } from '../../src/tasks/tasks.js'
 
-/**
- * A loopback server that reads each request and never answers. It reports every request as it
- * arrives and every connection as the client closes it: the proof that an abort reached the socket.
- */
-let server: Server
-let url: string
-const arrivals: ((req: IncomingMessage) => void)[] = []
-
-beforeAll(async () => {
-  server = createServer((req) => {
-    req.resume()
-    arrivals.shift()?.(req)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hang`
-})
-
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-})
-
-/** Resolves with the next request the server receives, and a promise of its connection closing. */
-function nextRequest(): Promise<{ req: IncomingMessage; closed: Promise<void> }> {
-  return new Promise((resolve) =>
-    arrivals.push((req) => resolve({ req, closed: new Promise<void>((done) => req.socket.once('close', () => done())) })),
-  )
-}
+const { url: serverUrl, nextRequest } = hangingServer()
 
 describe('a task inside a fetch to a server that never answers', () => {
   it('times out: the fetch rejects with the timeout reason and the server sees the connection closed', async () => {
@@ -41,7 +13,7 @@ describe('a task inside a fetch to a server that never answers', () => {
     const task = tasks.create(
       async (signal) => {
         try {
-          await fetch(url, { signal })
+          await fetch(serverUrl(), { signal })
         } catch (e) {
           rejected(e)
           throw e
@@ -68,7 +40,7 @@ describe('a task inside a fetch to a server that never answers', () => {
     const fetchFailed = new Promise<unknown>((resolve) => (rejected = resolve))
     const task = tasks.create(
       async (signal) => {
-        await fetch(url, { signal }).catch((e) => {
+        await fetch(serverUrl(), { signal }).catch((e) => {
           rejected(e)
           throw e
         })
