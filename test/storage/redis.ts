@@ -1,5 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer, Socket } from 'node:net'
+import { Redis } from 'ioredis'
+import { createStorage, type Storage } from 'unstorage'
+import redisDriver from 'unstorage/drivers/redis'
+import { afterAll, beforeAll } from 'vitest'
 
 /** A redis-server this test started: its URL, and `stop()` to end it. */
 export interface RedisServer {
@@ -59,4 +63,29 @@ export async function startRedis(): Promise<RedisServer> {
   }
   await stop()
   throw new Error(`redis-server did not listen on 127.0.0.1:${port} within 10 s: ${output}`)
+}
+
+/**
+ * For a test file on unstorage's Redis driver: starts a redis-server before the file's tests and
+ * stops it after, with an unstorage instance (keys under `base`) and a raw ioredis client on it.
+ * `missing` says why the tests must skip (never in CI: `redisMissing` throws there).
+ */
+export function redisFixture(base: string): { missing: string | undefined; storage: () => Storage; client: () => Redis } {
+  const missing = redisMissing()
+  if (missing) console.warn(`Redis tests skipped: ${missing}`)
+  let server: RedisServer | undefined
+  let storage: Storage | undefined
+  let client: Redis | undefined
+  beforeAll(async () => {
+    if (missing) return
+    server = await startRedis()
+    client = new Redis(server.url, { lazyConnect: true })
+    storage = createStorage({ driver: redisDriver({ url: server.url, base }) })
+  }, 20_000)
+  afterAll(async () => {
+    await storage?.dispose()
+    client?.disconnect()
+    await server?.stop()
+  })
+  return { missing, storage: () => storage!, client: () => client! }
 }
