@@ -17,9 +17,9 @@ export interface Harness {
 }
 
 /** One case: throws on failure, resolves a string to be reported as skipped for that reason. */
-export interface Case {
+export interface Case<H = Harness> {
   name: string
-  run(h: Harness): Promise<string | void>
+  run(h: H): Promise<string | void>
 }
 
 /** What a case did, as JSON (the workerd runner returns an array of these). */
@@ -435,10 +435,13 @@ export const cases: Case[] = [
   },
 ]
 
-/** Runs every case (or those named in `only`) one after another and reports each. */
-export async function runCases(h: Harness, only?: string[]): Promise<CaseResult[]> {
+/**
+ * Runs `list` (or the cases named in `only`) against `h` one after another and reports each, for
+ * runtimes without vitest (workerd): the conformance cases by default, or any other suite's.
+ */
+export async function runCases<H = Harness>(h: H, only?: string[], list: Case<H>[] = cases as unknown as Case<H>[]): Promise<CaseResult[]> {
   const results: CaseResult[] = []
-  for (const c of cases) {
+  for (const c of list) {
     if (only && !only.includes(c.name)) continue
     try {
       const skip = await c.run(h)

@@ -11,7 +11,7 @@ import type { Json, JsonObject } from '../../src/state/json.js'
 import { getLastIndex } from '../../src/state/turns.js'
 import { encodeKey, namespaced, type StorageAdapter } from '../../src/storage/adapter.js'
 import { createContextStore, type ContextStore, type ContextStoreOptions } from '../../src/storage/store.js'
-import type { CaseResult } from './conformance.js'
+import { runCases, type Case, type CaseResult } from './conformance.js'
 import { faulty } from './faulty.js'
 import { addTurns, counting, message, ok, rejects, runtime, same, sample } from './store-helpers.js'
 
@@ -22,10 +22,8 @@ export interface StoreHarness {
 }
 
 /** One case: throws on failure, resolves a string to be reported as skipped for that reason. */
-export interface StoreCase {
-  name: string
-  run(h: StoreHarness): Promise<string | void>
-}
+/** One store case: throws on failure, resolves a string to be reported as skipped for that reason. */
+export type StoreCase = Case<StoreHarness>
 
 /** A store without BroadcastChannel (the browser file tests that), with the fixed-clock runtime. */
 const storeOn = (a: StorageAdapter, o?: ContextStoreOptions) => createContextStore(a, { channel: false, runtime, ...o })
@@ -621,16 +619,6 @@ export const storeCases: StoreCase[] = [
 ]
 
 /** Runs every case (or the named ones) against `h`; for runtimes without vitest (workerd). */
-export async function runStoreCases(h: StoreHarness, only?: string[]): Promise<CaseResult[]> {
-  const results: CaseResult[] = []
-  for (const c of storeCases) {
-    if (only && !only.includes(c.name)) continue
-    try {
-      const skip = await c.run(h)
-      results.push(skip ? { name: c.name, status: 'skipped', message: skip } : { name: c.name, status: 'passed' })
-    } catch (e) {
-      results.push({ name: c.name, status: 'failed', message: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
-    }
-  }
-  return results
+export function runStoreCases(h: StoreHarness, only?: string[]): Promise<CaseResult[]> {
+  return runCases(h, only, storeCases)
 }
