@@ -21,7 +21,6 @@ export interface StoreHarness {
   make(): Promise<StorageAdapter>
 }
 
-/** One case: throws on failure, resolves a string to be reported as skipped for that reason. */
 /** One store case: throws on failure, resolves a string to be reported as skipped for that reason. */
 export type StoreCase = Case<StoreHarness>
 
