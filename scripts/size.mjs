@@ -60,6 +60,14 @@ for (const entry of entries) {
     over ? 'OVER' : 'ok',
   ])
 }
+// What most apps pay: `import { Context } from 'agentctx'` alone, tree-shaken. 14 KB keeps it honest
+// as the whole entry grows with optional pieces (executor, store, adapters' helpers).
+const CONTEXT_ALONE_BUDGET = 14 * 1024
+const alone = await bundle(`export { Context } from '${distOf(core)}'`)
+const aloneOver = alone.gzip > CONTEXT_ALONE_BUDGET
+failed ||= aloneOver
+rows.splice(1, 0, ["import { Context } from 'agentctx'", kb(alone.min), kb(alone.gzip), kb(alone.brotli), '—', `≤ ${kb(CONTEXT_ALONE_BUDGET)}`, aloneOver ? 'OVER' : 'ok'])
+
 const header = ['entry (with core)', 'min', 'gzip', 'brotli', 'adds to core (gzip)', 'budget (gzip)', '']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
 const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |'
