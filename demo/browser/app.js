@@ -1,8 +1,10 @@
 // An agent that lives in this tab. It uses only the built package (/dist/), as an app would:
-// createAgent runs the handler below for each event and keeps the session in IndexedDB.
+// createAgent runs the demo's handler (../shared/handler.js, the same one the Worker and the Edge
+// Function run) for each event and keeps the session in IndexedDB.
 import { createContextStore, Executor, setDefaultExecutor } from 'agentctx'
-import { createAgent, StartEvent, TextEvent, TextToSpeechEvent } from 'agentctx/agent'
+import { createAgent, StartEvent, TextEvent } from 'agentctx/agent'
 import { indexedDBStorage } from 'agentctx/storage/indexeddb'
+import { createHandler, say } from '../shared/handler.js'
 
 const SESSION = 'demo'
 const STORY = [
@@ -14,32 +16,10 @@ const STORY = [
   'And the user, who had been typing all along, was never kept waiting.',
 ]
 
-const sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true })
-  })
-const say = (text) => new TextToSpeechEvent({ text })
-
 // ── the agent ───────────────────────────────────────────────────────────────────────────────────
 
 /** A real model, once connected: its name. The key lives only inside the executor, in memory. */
 let model
-
-/** Yields sentences as a voice would say them, ~20 ms a character: long enough to talk over. */
-async function* speak(sentences, signal) {
-  for (const [i, sentence] of sentences.entries()) {
-    if (i) await sleep(sentences[i - 1].length * 20, signal)
-    yield say(sentence)
-  }
-}
-
-/** The document's background example: the order is processed while the conversation goes on. */
-async function* processOrder(signal, ctx) {
-  await sleep(1000, signal)
-  ctx.setData('order_status', 'completed')
-  yield say('Your order is ready!')
-}
 
 /** Streams the model's answer sentence by sentence, over the context's completion messages. */
 async function* askModel(ctx, text, signal) {
@@ -68,31 +48,13 @@ async function* askModel(ctx, text, signal) {
   }
 }
 
-async function* handler(event, ctx, { signal }) {
-  if (event instanceof StartEvent) {
-    yield say('Hi! I am a small agent living in this tab. What can I do for you?')
-    return
-  }
-  if (!(event instanceof TextEvent)) return
-  const text = event.data.text
-  const name = /my name is (\p{L}+)/iu.exec(text)?.[1]
-  if (name) {
-    ctx.setData('user_name', name)
-    yield say(`Nice to meet you, ${name}!`)
-  } else if (/place order/i.test(text)) {
-    ctx.createTask(processOrder, { name: 'order_processing', timeout: 60 })
-    yield say('Processing your order in the background.')
-  } else if (/check status/i.test(text)) {
-    yield say(`Your order status is: ${ctx.getData('order_status', 'pending')}`)
-  } else if (/story/i.test(text)) {
-    yield* speak(STORY, signal)
-  } else if (model) {
-    yield* askModel(ctx, text, signal)
-  } else {
-    const user = ctx.getData('user_name')
-    yield say(`You said “${text}”${user ? `, ${user}` : ''}. I only know a few tricks; connect a real model below for more.`)
-  }
-}
+const handler = createHandler({
+  greeting: 'Hi! I am a small agent living in this tab. What can I do for you?',
+  story: STORY,
+  hint: 'connect a real model below for more',
+  // The tab's own part: a text no rule matched goes to the model, when one is connected.
+  fallback: (ctx, text, signal) => (model ? askModel(ctx, text, signal) : undefined),
+})
 
 const store = createContextStore(indexedDBStorage({ dbName: 'agentctx-demo' }))
 const agent = createAgent({
