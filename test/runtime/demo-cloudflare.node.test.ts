@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundle, demoConversation, readToml, root } from './demos.js'
+import { CONDITIONS } from '../storage/miniflare.js'
 
 // demo/cloudflare as `wrangler dev` runs it: its wrangler.toml read for the entry, the compatibility
 // date and the Durable Object binding; the entry bundled by esbuild with wrangler's conditions
@@ -24,7 +25,7 @@ beforeAll(async () => {
   const durableObjects = Object.fromEntries((config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqlite.has(b.class_name) }]))
   mf = new Miniflare({
     modules: true,
-    script: await bundle({ entryPoints: [resolve(dir, config.main ?? 'missing main')], format: 'esm', conditions: ['workerd', 'worker', 'browser'] }),
+    script: await bundle({ entryPoints: [resolve(dir, config.main ?? 'missing main')], format: 'esm', conditions: CONDITIONS.workerd }),
     compatibilityDate: config.compatibility_date!,
     compatibilityFlags: config.compatibility_flags ?? [],
     durableObjects,

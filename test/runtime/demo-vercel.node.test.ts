@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundle, demoConversation, root } from './demos.js'
+import { CONDITIONS } from '../storage/miniflare.js'
 
 // demo/vercel/api/agent.js as an Edge Function in Vercel's edge-runtime VM (web APIs only), served
 // over real HTTP on 127.0.0.1 by edge-runtime's server. Bundled by esbuild with the conditions
@@ -22,7 +23,7 @@ addEventListener('fetch', (event) => event.respondWith(handler(event.request, { 
 `
 
 beforeAll(async () => {
-  const code = await bundle({ stdin: { contents: wrapper, resolveDir: dir, sourcefile: 'edge-wrapper.js' }, format: 'iife', conditions: ['edge-light', 'worker', 'browser'] })
+  const code = await bundle({ stdin: { contents: wrapper, resolveDir: dir, sourcefile: 'edge-wrapper.js' }, format: 'iife', conditions: CONDITIONS.edge })
   server = await runServer({ runtime: new EdgeRuntime({ initialCode: code }), host: '127.0.0.1', port: 0 })
 }, 60_000)
 

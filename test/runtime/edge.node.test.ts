@@ -1,4 +1,4 @@
-import { build } from 'esbuild'
+import { bundleWorker } from '../storage/miniflare.js'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { createStorage, type Storage } from 'unstorage'
 import { afterAll, beforeAll } from 'vitest'
@@ -17,17 +17,7 @@ async function start(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [new URL('./edge/function.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    conditions: ['edge-light', 'worker', 'browser'],
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  code = bundle.outputFiles[0]!.text
+  code = await bundleWorker(new URL('./edge/function.ts', import.meta.url).pathname, 'edge')
   await start()
 }, 60_000)
 

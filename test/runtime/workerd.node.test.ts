@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { build } from 'esbuild'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundleWorker } from '../storage/miniflare.js'
 import { readSSE } from './sse.js'
 import { runtimeSuite, type RuntimeHarness } from './suite.js'
 
@@ -28,17 +28,7 @@ async function start(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [new URL('./workerd/worker.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    conditions: ['workerd', 'worker', 'browser'],
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  })
-  script = bundle.outputFiles[0]!.text
+  script = await bundleWorker(new URL('./workerd/worker.ts', import.meta.url).pathname)
   await start()
 }, 60_000)
 
