@@ -46,6 +46,13 @@ interface Header {
   format: number
   /** Revision, +1 per save: what a second writer's compare-and-set trips on. */
   rev: number
+  /**
+   * Random per save (absent in headers of older builds): two writers without compare-and-set can
+   * both write rev 6, even with equal headers whose records differ (both sealed turn 5, or both
+   * filled chunk 0, each with its own content); the stamp makes "the same header" mean "the same
+   * save" for `refresh`.
+   */
+  stamp?: string
   epoch: string
   /** Every turn with an id <= sealed is in its own record (if it exists at all). -1: none. */
   sealed: number
@@ -107,6 +114,19 @@ export interface ContextStore {
   load(id: string, runtime?: ContextRuntime): Promise<Context | undefined>
   /** Writes what changed since the last load or save. A `ContextConflictError` when another writer saved first. */
   save(ctx: Context): Promise<void>
+  /**
+   * `ctx` itself when the stored header is still the one `ctx` was last loaded or saved with by a
+   * store on this adapter and namespace (one record read; a save of `ctx` under way is awaited
+   * first), else the stored version, freshly loaded (`load(ctx.id, runtime)`), or `undefined` when
+   * it was deleted. For a cache of live contexts: each event costs one header read, not a reload.
+   *
+   * "The same header" is deep equality of the whole header, which holds a random stamp per save, so
+   * two writers without compare-and-set that both saved revision 6 are told apart. Unsaved changes
+   * of `ctx` are kept when it is returned, and dropped (not merged) when the stored version differs.
+   * A context this store family never loaded or saved is loaded fresh. `runtime` is used only for a
+   * fresh load; a `ctx` returned keeps its own.
+   */
+  refresh(ctx: Context, runtime?: ContextRuntime): Promise<Context | undefined>
   /** Deletes a context: its header first (it is gone from then on), then its records. */
   delete(id: string): Promise<void>
   /** Saved context ids, a page at a time (ascending). */
@@ -171,6 +191,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       !isObject(h) ||
       h.format !== FORMAT ||
       !isInt(h.rev, 0) ||
+      (h.stamp !== undefined && typeof h.stamp !== 'string') ||
       typeof h.epoch !== 'string' ||
       !isInt(h.sealed, -1) ||
       !Array.isArray(h.tail) ||
@@ -207,7 +228,11 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   async function load(id: string, runtime = options.runtime): Promise<Context | undefined> {
     checkId(id)
     const header = await readHeader(id)
-    if (!header) return undefined
+    return header && build(id, header, runtime)
+  }
+
+  /** The context `header` (just read and checked by `readHeader`) describes, with its records. */
+  async function build(id: string, header: Header, runtime: ContextRuntime | undefined): Promise<Context> {
     const meta: Meta = { id, epoch: header.epoch, header, queue: Promise.resolve() }
     const { gen, chunks, tail } = header.msg
     const chunkKeys = range(0, chunks).map((k) => chunkKey(meta, gen, k))
@@ -288,6 +313,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     const header: Header = {
       format: FORMAT,
       rev: (before?.rev ?? 0) + 1,
+      stamp: nanoid(10),
       epoch: meta.epoch,
       sealed: Math.max(current - 1, before?.sealed ?? -1),
       tail,
@@ -295,7 +321,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       state,
     }
     // Nothing changed: nothing to write (Workers KV allows one write a second per key).
-    if (before && !writes.length && jsonEqual({ ...header, rev: before.rev } as unknown as Json, before as unknown as Json)) {
+    if (before && !writes.length && jsonEqual({ ...header, rev: before.rev, stamp: before.stamp } as unknown as Json, before as unknown as Json)) {
       meta.clean = undefined
       return
     }
@@ -340,6 +366,15 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       const done = m.queue.then(() => write(ctx, m))
       m.queue = done.catch(() => {})
       return done
+    },
+    async refresh(ctx, runtime = options.runtime) {
+      if (!(ctx instanceof Context)) throw invalid('ctx', 'must be a Context')
+      const meta = metas.get(ctx)
+      // A save of ctx under way would change the header between this read and its own bookkeeping.
+      await meta?.queue
+      const header = await readHeader(ctx.id)
+      if (!header) return undefined
+      return meta?.header && jsonEqual(header as unknown as Json, meta.header as unknown as Json) ? ctx : build(ctx.id, header, runtime)
     },
     async delete(id) {
       checkId(id)

@@ -318,6 +318,61 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
+    name: 'refresh: the same object after one header read while unchanged; the other writer\'s version when changed; undefined when deleted',
+    async run(h) {
+      const a = await h.make()
+      const c = counting(a)
+      const s = storeOn(c)
+      const ctx = sample('fresh', 60, 70)
+      await s.save(ctx)
+      // Unchanged since this store saved it, and since another store object loaded it.
+      c.reset()
+      same((await s.refresh(ctx)) === ctx, true, 'refresh after save returns ctx itself')
+      same([c.counts.reads, c.counts.lists, c.counts.writes], [1, 0, 0], 'one header read, no list, no write')
+      const loaded = (await storeOn(c).load('fresh'))!
+      c.reset()
+      same((await s.refresh(loaded)) === loaded, true, 'refresh after load returns ctx itself')
+      same(c.counts.reads, 1, 'one header read after load')
+      // Unsaved local changes are kept while the stored version is unchanged.
+      loaded.setData('local', 1)
+      same((await s.refresh(loaded))?.getData('local'), 1, 'unsaved changes kept')
+      // Another writer saves: a fresh load with its changes.
+      const other = (await storeOn(a).load('fresh'))!
+      addTurns(other, 2, 'other')
+      other.setData('by', 'other')
+      await storeOn(a).save(other)
+      const after = await s.refresh(ctx)
+      ok(after && after !== ctx, 'a new context after another writer saved')
+      await after.loadTurns({ all: true })
+      same(after.toJSON(), await loadAll(storeOn(a), 'fresh'), 'the other writer\'s version')
+      same([after.getData('by'), after.currentTurnId], ['other', 62], 'with its data and turns')
+      same((await s.refresh(after)) === after, true, 'the refreshed context is unchanged next time')
+      // A context this store family never loaded or saved: loaded fresh.
+      const copy = Context.fromJSON(other.toJSON(), runtime)
+      const fromCopy = await s.refresh(copy)
+      ok(fromCopy && fromCopy !== copy && fromCopy.getData('by') === 'other', 'a context never loaded is loaded fresh')
+      // A save of ctx under way is awaited: refresh then sees its own header.
+      addTurns(after, 1)
+      const saving = s.save(after)
+      same((await s.refresh(after)) === after, true, 'refresh during a save of the same context')
+      await saving
+      // Two writers without compare-and-set saving the same revision with equal-looking headers are told apart.
+      if (!a.capabilities.compareAndSet) {
+        const [x, y] = [(await storeOn(a).load('fresh'))!, (await storeOn(a).load('fresh'))!]
+        x.setData('same', 1)
+        y.setData('same', 1)
+        await storeOn(a).save(x)
+        await storeOn(a).save(y)
+        ok((await s.refresh(x)) !== x, 'the first of two writers of one revision is refreshed')
+      }
+      await s.delete('fresh')
+      same(await s.refresh(after), undefined, 'deleted')
+      same(await s.refresh(ctx), undefined, 'deleted (a stale context)')
+      const e = await rejects(s.refresh({} as Context), 'refresh of a non-Context')
+      ok(e instanceof ValidationError && e.path === 'ctx', `names ctx: ${e.message}`)
+    },
+  },
+  {
     name: 'ctx.loadTurns() brings older turns 100 at a time ({ all: true }: every one); the maps iterate in order',
     async run(h) {
       const a = await h.make()
