@@ -5,7 +5,8 @@ import type { NodeLabel } from '../state/turns.js'
 import type { ContextStore } from '../storage/store.js'
 import { AgentEvent, ErrorEvent, eventFromJSON, StartEvent, TextEvent } from './events.js'
 import { channel, type Channel } from './channel.js'
-import { handleFetch, type ExecutionContextLike } from './http.js'
+import { corsPolicy, type CorsOptions } from './cors.js'
+import { handleFetch, type Authorize, type ExecutionContextLike } from './http.js'
 
 /** What a handler gets besides the event and the context. */
 export interface TurnInfo {
@@ -59,6 +60,27 @@ export interface AgentOptions {
    * what the task changed in the context is saved all the same.
    */
   onBackgroundEvent?: (sessionId: string, event: AgentEvent) => void
+  /**
+   * Who may touch a session through `fetch`: called with the request and the session id before the
+   * session is read or written, for every method; `true` lets it through, `false` answers 403, a
+   * `Response` is sent instead (see `Authorize`). Without it anyone who can reach the endpoint and
+   * knows or guesses a session id can read, continue or delete that session. `send` and `delete`,
+   * called from your own code, are not checked.
+   */
+  authorize?: Authorize
+  /** Lets web pages of other origins call `fetch` (see `CorsOptions`). Without it, no CORS header is sent. */
+  cors?: CorsOptions
+  /**
+   * Idle sessions whose context stays in memory (least recently used first out), so that the next
+   * event checks one stored header instead of loading and validating the whole history again.
+   * Default 100; 0 keeps none. Sessions with a turn or task running are kept whatever the count.
+   */
+  cacheSize?: number
+  /**
+   * Told of an error `fetch` answered with a generic 500 (`authorize` or the store threw); the
+   * client sees only "internal error". Without it such errors are not reported.
+   */
+  onError?: (error: unknown, request: Request) => void
 }
 
 /** An agent: sessions in a store, a handler per event, and a standard `fetch` entry point. */
@@ -101,8 +123,10 @@ interface Session {
   runs: Set<Run>
   /** The run whose handler is executing (or saving): background events stream on its output. */
   running?: Run
-  /** Cached while the session has runs or tasks; dropped when idle, so memory is per active session. */
+  /** Cached while the session has runs or tasks, and while idle as one of the `cacheSize` most recent. */
   ctx?: Context
+  /** Set when the session went idle: its cached context is checked against the store before use. */
+  idle?: boolean
   /** Set by `delete`: nothing of this session is saved any more. */
   deleted?: boolean
 }
@@ -151,12 +175,17 @@ function attempt(fn: () => unknown): void {
  * - Background events: a task's yielded events stream on the session's running turn; when none is
  *   streaming they go to `onBackgroundEvent`. When a task settles, the context is saved again (in
  *   order with the session's turns), and that save is part of what is given to `waitUntil`.
- * - Caching: a session's context is kept in memory while it has turns or tasks running and dropped
- *   when it is idle; the next event loads it from the store. A new agent (a new Worker isolate, a
- *   reloaded tab) therefore continues every session from the store.
+ * - Caching: a session's context is kept in memory while it has turns or tasks running; when it is
+ *   idle it stays among the `cacheSize` most recently used. The first event after that checks it
+ *   against the stored header (`store.refresh`: one read): unchanged, it is used as is; changed by
+ *   another writer (another isolate, tab or server), the stored version is loaded; deleted, the
+ *   session starts anew. So an event costs one header read, not a load and validation of the whole
+ *   history, and a new agent (a new Worker isolate, a reloaded tab) still continues every session
+ *   from the store.
  * - Conflicts: when a save fails (another writer saved the session first: a `ContextConflictError`,
  *   or a storage error), the stream gets an `ErrorEvent` with the error's code and the cached context
- *   is dropped, so the next event starts from what is stored; that turn's changes are lost.
+ *   is dropped, so the next event starts from what is stored; that turn's changes are lost. A
+ *   context a failed turn or save has changed is never used again.
  *
  * @example
  * const agent = createAgent({
@@ -176,17 +205,39 @@ export function createAgent(options: AgentOptions): Agent {
   const runtime: ContextRuntime = { ...options.runtime }
   if (options.variables) runtime.variables = options.variables
   if (options.executor) runtime.executor = options.executor
+  const cacheSize = options.cacheSize ?? 100
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new ContextError('invalid_argument', 'cacheSize: must be an integer >= 0', { path: 'cacheSize' })
+  const cors = corsPolicy(options.cors)
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') throw new ContextError('invalid_argument', 'authorize: must be a function', { path: 'authorize' })
   const sessions = new Map<string, Session>()
+  /** The idle sessions with a cached context, least recently used first (a Map keeps insertion order). */
+  const idle = new Map<string, Session>()
 
   function session(id: string): Session {
     let s = sessions.get(id)
     if (!s) sessions.set(id, (s = { tail: Promise.resolve(), runs: new Set() }))
+    // In use again: out of the idle list until it is idle again (then it goes in as the most recent).
+    idle.delete(id)
     return s
   }
 
-  /** Drops an idle session from memory (a later event reloads it from the store). */
+  /**
+   * When a session has gone idle (no run, no task): keeps its context among the `cacheSize` most
+   * recently used idle ones, dropping the least recently used beyond that; a later event of a
+   * dropped session loads it from the store.
+   */
   function evict(id: string, s: Session): void {
-    if (!s.runs.size && !s.ctx?.hasUnfinishedTasks() && sessions.get(id) === s) sessions.delete(id)
+    if (s.runs.size || s.ctx?.hasUnfinishedTasks() || sessions.get(id) !== s) return
+    idle.delete(id)
+    if (s.ctx && cacheSize > 0) {
+      s.idle = true
+      idle.set(id, s)
+    } else sessions.delete(id)
+    for (const [oldId, old] of idle) {
+      if (idle.size <= cacheSize) break
+      idle.delete(oldId)
+      if (sessions.get(oldId) === old) sessions.delete(oldId)
+    }
   }
 
   /** Queues `work` after the session's previous runs; a failure never blocks the queue. */
@@ -197,8 +248,14 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   async function open(s: Session, id: string): Promise<{ ctx: Context; isNew: boolean }> {
-    if (s.ctx) return { ctx: s.ctx, isNew: false }
-    const loaded = await store.load(id, runtime)
+    const cached = s.ctx
+    // Busy since it was last loaded (events back to back, tasks running): it is the context this
+    // agent is saving, and its tasks may be changing it, so it is used as is, as it always was.
+    if (cached && !s.idle) return { ctx: cached, isNew: false }
+    s.ctx = undefined
+    s.idle = false
+    // Idle: one header read says whether the cached context is still the stored one.
+    const loaded = cached ? await store.refresh(cached, runtime) : await store.load(id, runtime)
     const ctx = loaded ?? Context.init(startLabel, { contextId: id, sessionId: id }, runtime)
     s.ctx = ctx
     return { ctx, isNew: !loaded }
@@ -233,6 +290,7 @@ export function createAgent(options: AgentOptions): Agent {
     const { output } = run
     s.running = run
     let ctx: Context | undefined
+    let failed = false
     try {
       const opened = await open(s, id)
       ctx = opened.ctx
@@ -254,16 +312,21 @@ export function createAgent(options: AgentOptions): Agent {
       if (opened.isNew) await runHandler(ctx, new StartEvent(), run, id, false)
       if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, run, id, true)
     } catch (error) {
+      // Not the handler's error (that one is recorded as the turn's output): the runtime's own,
+      // the load or the recording of the turn failed.
+      failed = true
       output.push(ErrorEvent.fromError(error))
     } finally {
       try {
         if (ctx && !s.deleted) await store.save(ctx)
       } catch (error) {
-        // The turn ran but was not saved (another writer, a storage failure): say so on the stream,
-        // and drop the cached context so the next event starts from what is stored.
+        // The turn ran but was not saved (another writer, a storage failure): say so on the stream.
+        failed = true
         output.push(ErrorEvent.fromError(error))
-        if (s.ctx === ctx) s.ctx = undefined
       }
+      // A context a failed turn or save changed may differ from what is stored, and `refresh`
+      // would keep its unsaved changes: drop it, so the next event starts from what is stored.
+      if (failed && s.ctx === ctx) s.ctx = undefined
       s.running = undefined
       output.close()
       s.runs.delete(run)
@@ -331,6 +394,7 @@ export function createAgent(options: AgentOptions): Agent {
     if (s) {
       // Forget it first: its running turn and tasks must not save it back after the delete.
       sessions.delete(id)
+      idle.delete(id)
       s.deleted = true
       for (const r of s.runs) interrupt(r, abortError('the session was deleted'))
       attempt(() => s.ctx?.cancelAllTasks())
@@ -343,7 +407,8 @@ export function createAgent(options: AgentOptions): Agent {
   const agent: Agent = {
     send,
     delete: remove,
-    fetch: (request, _env, executionContext) => handleFetch(request, { agent, store, runtime }, executionContext),
+    fetch: (request, _env, executionContext) =>
+      handleFetch(request, { agent, store, runtime, authorize: options.authorize, cors, onError: options.onError }, executionContext),
   }
   return agent
 }

@@ -34,6 +34,14 @@ export interface EventJSON extends EventMeta {
 }
 
 const NonEmpty = nonEmpty()
+/**
+ * What an event type may be: 1-64 of `A-Z a-z 0-9 _ . : -`. The type is the one part of an event
+ * written to the SSE stream outside JSON (`event: <type>`), so a CR or LF in it would end the field
+ * and let a client or a handler forge a frame (`x\ndata: {...}`); a small safe set refuses that and
+ * anything else odd (spaces, quotes, control and non-ASCII characters) before any event exists.
+ */
+export const EVENT_TYPE = /^[\w.:-]{1,64}$/
+const EventType = v.pipe(v.string(), v.check((s) => EVENT_TYPE.test(s), 'must be 1-64 of the characters A-Z a-z 0-9 _ . : -'))
 const Speed = range(0.25, 4) // the platform's 0.25x-4.0x
 const Meta = {
   timestamp: v.optional(v.pipe(v.string(), v.isoTimestamp())),
@@ -42,7 +50,7 @@ const Meta = {
 }
 // Behind `parse`, whose toJson has checked every value. Not v.record: it turns `[1]` into `{ "0": 1 }`.
 const JsonObj = v.custom<JsonObject>((x) => x !== null && typeof x === 'object' && !Array.isArray(x), 'must be a JSON object')
-const Envelope = v.object({ type: NonEmpty, data: v.optional(JsonObj, {}), ...Meta })
+const Envelope = v.object({ type: EventType, data: v.optional(JsonObj, {}), ...Meta })
 const MetaSchema = v.object(Meta)
 
 /** `{ voice: undefined }` means "not given" (as in JSON.stringify), not a value that is not JSON. */
@@ -64,7 +72,7 @@ export class AgentEvent<D extends JsonObject = JsonObject> {
 
   /** `data` must be a JSON object; a `ValidationError` names the first field that is not. */
   constructor(type: string, data: D = {} as D, meta: EventMeta = {}) {
-    this.type = parse(NonEmpty, type, 'type')
+    this.type = parse(EventType, type, 'type')
     this.data = parse(JsonObj, defined(data), type) as D
     const m = parse(MetaSchema, defined(meta ?? {}), 'meta')
     this.timestamp = m.timestamp ?? new Date().toISOString()
@@ -183,7 +191,7 @@ export function defineEvent<S extends v.GenericSchema<unknown, JsonObject> = v.G
   type: string,
   schema?: S,
 ): EventClass<v.InferInput<S>, v.InferOutput<S>> {
-  parse(NonEmpty, type, 'type')
+  parse(EventType, type, 'type')
   if (custom.has(type) || Object.hasOwn(builtins(), type)) throw new ValidationError('invalid_argument', `type: "${type}" is already defined`, { path: 'type' })
   const cls = builtin(type, (schema ?? JsonObj) as S)
   custom.set(type, cls as EventClass<never, JsonObject>)

@@ -58,10 +58,71 @@ interface Header {
   sealed: number
   /** Turns above `sealed`: the current one. */
   tail: TurnRecord[]
-  /** Message chunks: generation (bumped when history is rewritten), full chunks, the partial tail. */
-  msg: { gen: number; chunks: number; tail: CompletionMessage[] }
+  /**
+   * Message chunks: generation (new when history is rewritten), full chunks, the partial tail, and
+   * (without compare-and-set only) generations retired but not yet deleted, see `retire`.
+   */
+  msg: { gen: number; chunks: number; tail: CompletionMessage[]; old?: Retired[] }
   /** The rest of the context (toJSON without turns and messages). */
   state: JsonObject
+}
+
+/** A message generation no header reads any more: its number, its chunks, saves since it was retired. */
+type Retired = [gen: number, chunks: number, age: number]
+
+/** Saves a retired generation is kept for on an adapter without compare-and-set (see `retire`). */
+const KEEP = 2
+
+/**
+ * Without compare-and-set, when a generation may be deleted: never by the save that retires it, but
+ * by the `KEEP`th save after it. The header carries the generations retired and not yet deleted.
+ *
+ * The bug this guards against (issue 8), with context `c` at rev 5, 100 messages in generation 0:
+ *
+ *     writer A loads rev 5                 writer B loads rev 5
+ *     A rewrites message 0, saves: chunks of generation 1, header (gen 1), deletes generation 0
+ *                                          B adds a turn, saves: its turn record, header (gen 0)
+ *     every load: `not a chunk of 32 messages` (B's header names the chunks A deleted)
+ *
+ * Now a save without compare-and-set reads the stored header right before writing its own. B sees
+ * generation 1 where it holds 0: someone retired its generation, so B writes its own messages as a
+ * new generation with a random number (two writers both taking "0 + 1" would write the same keys,
+ * each a chunk of the other's history) and its header names that one: B's version wins, whole. And A
+ * no longer deletes generation 0 when it retires it, so a save whose header read came just before
+ * A's header write (a writer in flight, not one loaded earlier) still finds its chunks: the header
+ * lists [0, 3, 1] (generation 0, 3 chunks, retired 1 save ago), the next save lists it at age 2,
+ * the one after deletes it, once its own header no longer names it. Any save whose header read sees
+ * a generation named as current lists it at age 1 again. So a header names deleted chunks only if
+ * another writer completes `KEEP` + 1 = 3 saves between one save's header read and its header write
+ * (milliseconds: nothing else is written in between, unless that save writes a new generation, whose
+ * random number no other writer knows). Storage: a retired generation outlives its last header by
+ * `KEEP` saves.
+ *
+ * With compare-and-set the old generation is deleted right after the header (see `write`).
+ * Sealed turns need none of this: no save deletes one; two writers sealing one turn id leave the
+ * last one's record, which every header up to it may read (the documented last-writer-wins mix).
+ */
+function retire(gen: number, before: Header | undefined, stored: Header | undefined, beforeChunks: number): [keep: Retired[], drop: Retired[]] {
+  const all = new Map<number, Retired>()
+  const add = (g: number, chunks: number, age: number) => {
+    const r = all.get(g)
+    if (g !== gen) all.set(g, r ? [g, Math.max(r[1], chunks), Math.min(r[2], age)] : [g, chunks, age])
+  }
+  for (const h of [before, stored]) for (const [g, n, age] of h?.msg.old ?? []) add(g, n, age + 1)
+  // A generation some header names as current is 1 save old at most, whatever a list says.
+  if (stored) add(stored.msg.gen, stored.msg.chunks, 1)
+  if (before) add(before.msg.gen, beforeChunks, 1)
+  const list = [...all.values()]
+  return [list.filter((r) => r[2] <= KEEP), list.filter((r) => r[2] > KEEP)]
+}
+
+/** A random generation number (1 to 2^31 - 1) that none of `headers` names, current or retired. */
+function freshGen(...headers: (Header | undefined)[]): number {
+  const taken = new Set(headers.flatMap((h) => (h ? [h.msg.gen, ...(h.msg.old ?? []).map((r) => r[0])] : [])))
+  let g: number
+  do g = 1 + Math.floor(Math.random() * (2 ** 31 - 1))
+  while (taken.has(g))
+  return g
 }
 
 /** What the stores on one adapter and namespace remember about a context they loaded or saved. */
@@ -182,6 +243,9 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   }
   const isInt = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v == 'object' && v !== null && !Array.isArray(v)
+  // Each save adds at most 2 entries, each leaves after `KEEP` + 1 saves: 64 is far past a real list.
+  const isRetired = (old: unknown) =>
+    Array.isArray(old) && old.length <= 64 && old.every((r) => Array.isArray(r) && r.length === 3 && isInt(r[0], 0) && isInt(r[1], 0) && isInt(r[2], 0) && r[1] <= 2 ** 20)
 
   async function readHeader(id: string): Promise<Header | undefined> {
     const key = headerKey(id)
@@ -201,6 +265,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       // 2^20 chunks are 32 Mi messages, past what fromJSON accepts: a bound before allocating keys.
       h.msg.chunks > 2 ** 20 ||
       !Array.isArray(h.msg.tail) ||
+      (h.msg.old !== undefined && !isRetired(h.msg.old)) ||
       !isObject(h.state) ||
       h.state.id !== id
     ) {
@@ -300,15 +365,19 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     tail.sort((a, b) => a.id - b.id)
 
     // Messages: full chunks that did not exist before are written once; when the history was
-    // rewritten below what is already chunked, a new generation is written whole.
+    // rewritten below what is already chunked, a new generation is written whole (numbered +1 with
+    // compare-and-set, at random without: see `retire`).
     let gen = before?.msg.gen ?? 0
     let chunks = before?.msg.chunks ?? 0
-    if (clean < chunks * CHUNK) {
-      gen++
+    const rewritten = clean < chunks * CHUNK
+    if (rewritten) {
+      gen = cas ? gen + 1 : freshGen(before!)
       chunks = 0
     }
     const full = Math.floor(messages.length / CHUNK)
-    for (let k = chunks; k < full; k++) writes.push([chunkKey(meta, gen, k), messages.slice(k * CHUNK, (k + 1) * CHUNK) as unknown as Json])
+    const chunkWrites = (g: number, from: number) =>
+      range(from, full).map((k): [string, Json] => [chunkKey(meta, g, k), messages.slice(k * CHUNK, (k + 1) * CHUNK) as unknown as Json])
+    writes.push(...chunkWrites(gen, chunks))
 
     const header: Header = {
       format: FORMAT,
@@ -321,30 +390,49 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       state,
     }
     // Nothing changed: nothing to write (Workers KV allows one write a second per key).
-    if (before && !writes.length && jsonEqual({ ...header, rev: before.rev, stamp: before.stamp } as unknown as Json, before as unknown as Json)) {
+    const same = { ...header, rev: before?.rev, stamp: before?.stamp, msg: { ...header.msg, ...(before?.msg.old && { old: before.msg.old }) } }
+    if (before && !writes.length && jsonEqual(same as unknown as Json, before as unknown as Json)) {
       meta.clean = undefined
       return
     }
     const key = headerKey(meta.id)
     const conflict = () =>
       new ContextConflictError(`context ${JSON.stringify(meta.id)} was saved elsewhere since this copy was loaded or created: load it again, reapply your change, save`, { path: key })
+    // Generations no header will read any more, deleted once the header is written.
+    let garbage: Retired[] = []
     if (cas) {
       if (!(await cas(key, before as unknown as Json, header as unknown as Json, writes))) throw conflict()
+      // Safe at once: the compare-and-set replaced `before`, and every later header is a
+      // compare-and-set against this one or its successors, none of which names the old generation.
+      // A writer still holding `before` (or older) fails its compare-and-set: the stored header
+      // never equals an older one again (rev only grows, and the stamp is new each save).
+      if (before && gen !== before.msg.gen) garbage = [[before.msg.gen, before.msg.chunks, 0]]
     } else {
-      // No compare-and-set: a new context still must not replace a saved one (checked, not atomically).
-      if (!before && (await db.get(key)) !== undefined) throw conflict()
       // Records first, the header last, so a crash between leaves the old version.
       if (writes.length) await batchSet(db, writes)
+      // The header as stored now, read as late as possible: right before ours replaces it.
+      const stored = await readHeader(meta.id)
+      // A new context must not replace a saved one, nor a save re-create a context deleted (or
+      // deleted and created again) elsewhere: its records are gone. Checked, not atomically.
+      if (before ? stored?.epoch !== before.epoch : stored) throw conflict()
+      if (before && stored!.msg.gen !== before.msg.gen && !rewritten) {
+        // Another writer moved to another generation, retiring ours: it may be deleted two saves
+        // from now, so this save writes its messages as a generation of its own (see `retire`).
+        gen = header.msg.gen = freshGen(before, stored)
+        await batchSet(db, chunkWrites(gen, 0))
+      }
+      ;[header.msg.old, garbage] = retire(gen, before, stored, rewritten ? before!.msg.chunks : full)
+      if (!header.msg.old.length) delete header.msg.old
       await db.set(key, header as unknown as Json)
     }
     meta.header = header
     meta.clean = undefined
     bus()?.postMessage({ id: meta.id, rev: header.rev } satisfies ContextChange)
-    if (before && gen !== before.msg.gen) {
-      // The old generation is garbage now; a failure here leaves unread records, not a broken context.
+    // The old generations are garbage now; a failure here leaves unread records, not a broken context.
+    if (garbage.length) {
       await batchDelete(
         db,
-        range(0, before.msg.chunks).map((k) => chunkKey(meta, before.msg.gen, k)),
+        garbage.flatMap(([g, n]) => range(0, n).map((k) => chunkKey(meta, g, k))),
       ).catch(() => {})
     }
   }

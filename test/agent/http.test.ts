@@ -25,7 +25,8 @@ function setup() {
   const store = createContextStore(memoryStorage(), { channel: false })
   return { store, agent: createAgent({ store, handler }) }
 }
-const post = (path: string, body: string, headers: Record<string, string> = {}) => new Request(`http://agent.test${path}`, { method: 'POST', body, headers })
+const JSON_HEADERS = { 'content-type': 'application/json' }
+const post = (path: string, body: string, headers: Record<string, string> = {}) => new Request(`http://agent.test${path}`, { method: 'POST', body, headers: { ...JSON_HEADERS, ...headers } })
 const event = (text: string) => JSON.stringify({ type: 'text', data: { text } })
 
 describe('agent.fetch', () => {
@@ -58,7 +59,7 @@ describe('agent.fetch', () => {
 
   it('answers 400 for a session id that is not valid percent-encoding', async () => {
     const { agent } = setup()
-    const response = await agent.fetch(new Request('http://agent.test/sessions/%E0%A4%A/events', { method: 'POST', body: event('hi') }))
+    const response = await agent.fetch(new Request('http://agent.test/sessions/%E0%A4%A/events', { method: 'POST', body: event('hi'), headers: JSON_HEADERS }))
     expect(response.status).toBe(400)
     expect(await response.json()).toEqual({ error: { code: 'invalid_argument', message: 'the session id is not valid percent-encoding' } })
   })
@@ -124,7 +125,7 @@ describe('agent.fetch', () => {
     const store = createContextStore(memoryStorage(), { channel: false })
     const agent = createAgent({ store, handler: waiting })
     const controller = new AbortController()
-    const response = await agent.fetch(new Request('http://agent.test/sessions/s/events', { method: 'POST', body: event('hi'), signal: controller.signal }))
+    const response = await agent.fetch(new Request('http://agent.test/sessions/s/events', { method: 'POST', body: event('hi'), headers: JSON_HEADERS, signal: controller.signal }))
     const reader = response.body!.getReader()
     await reader.read()
     controller.abort()

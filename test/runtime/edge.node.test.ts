@@ -1,8 +1,9 @@
 import { bundleWorker } from '../storage/miniflare.js'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { createStorage, type Storage } from 'unstorage'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runtimeSuite, type RuntimeHarness } from './suite.js'
+import { endlessUpload } from './upload.js'
 
 // The agent as a Vercel Edge Function in Vercel's own edge-runtime VM (web APIs only, no Node
 // globals), served over real HTTP by edge-runtime's server on 127.0.0.1. A restart is a new VM and a
@@ -35,3 +36,14 @@ const harness = (): RuntimeHarness => ({
 })
 
 runtimeSuite('Vercel edge-runtime (an Edge Function over unstorage)', harness)
+
+describe('Vercel edge-runtime: the body limit holds while reading', () => {
+  // Regression: the body was read whole (300 MB) before the 1 MiB limit answered.
+  it('an endless chunked body gets 413 once past 1 MiB, while the client is still sending', async () => {
+    const upload = await endlessUpload(`${server.url.replace(/\/$/, '')}/sessions/endless/events`)
+    expect(upload.status).toBe(413)
+    expect(JSON.parse(upload.body)).toMatchObject({ error: { code: 'too_large' } })
+    // 1 MiB read, plus the loopback socket buffers and edge-runtime's own stream buffers.
+    expect(upload.sent).toBeLessThan(32 * 1024 * 1024)
+  })
+})

@@ -200,6 +200,27 @@ export function runtimeSuite(label: string, harness: () => RuntimeHarness, optio
       await expectError(await harness().fetch(`/sessions/${id}`), 404, 'not_found')
     })
 
+    // Regressions: a text/plain POST (what any page can send cross-site without a CORS preflight)
+    // was handled; an event type with a line break was written raw into the `event:` line.
+    it('answers 415 to a POST that is not JSON and 400 to an event type with CR or LF, creating nothing', async () => {
+      const id = sessionId('types')
+      const body = JSON.stringify({ type: 'text', data: { text: 'hi' } })
+      for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1']) {
+        const response = await harness().fetch(`/sessions/${id}/events`, { method: 'POST', headers: { 'content-type': type }, body })
+        expect([type, response.status]).toEqual([type, 415])
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type')
+      }
+      for (const type of ['x\ndata: {"forged":true}', 'x\r\nevent: error', 'x\r', 'a b', 'é', 'x'.repeat(65)]) {
+        const response = await harness().fetch(`/sessions/${id}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, data: {} }) })
+        expect(response.status).toBe(400)
+        const { error } = (await response.json()) as { error: { code: string; message: string } }
+        expect(error).toEqual({ code: 'invalid_argument', message: 'event.type: must be 1-64 of the characters A-Z a-z 0-9 _ . : -' })
+      }
+      expect((await harness().fetch(`/sessions/${id}`)).status).toBe(404)
+      const ok = await harness().fetch(`/sessions/${id}/events`, { method: 'POST', headers: { 'content-type': 'Application/JSON; Charset="UTF-8"' }, body })
+      expect(texts(await readSSE(ok))).toEqual(['Welcome!', 'You said: hi'])
+    })
+
     it('deletes a session: 204, then 404, and the next event starts a new session', async () => {
       const id = sessionId('delete')
       await say(id, 'remember me')

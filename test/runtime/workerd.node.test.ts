@@ -54,7 +54,7 @@ runtimeSuite('workerd, a Durable Object per session (durableObjectStorage)', () 
 describe('workerd: executionContext.waitUntil', () => {
   it("receives the turn and every background task (with the save after it), and they settle", async () => {
     const before = (await (await mf.dispatchFetch('http://agent.test/kv/debug')).json()) as { given: number; settled: number }
-    const events = await readSSE((await mf.dispatchFetch('http://agent.test/kv/sessions/wait-until/events', { method: 'POST', body: JSON.stringify({ type: 'text', data: { text: 'quick task' } }) })) as unknown as Response)
+    const events = await readSSE((await mf.dispatchFetch('http://agent.test/kv/sessions/wait-until/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'text', data: { text: 'quick task' } }) })) as unknown as Response)
     expect(events.map((e) => e.data.text)).toEqual(['Welcome!', 'Started.'])
     await expect
       .poll(async () => (await (await mf.dispatchFetch('http://agent.test/kv/debug')).json()) as { given: number; settled: number }, { timeout: 5000, interval: 20 })
@@ -62,5 +62,27 @@ describe('workerd: executionContext.waitUntil', () => {
     const kv = await mf.getKVNamespace('KV')
     const header = JSON.parse((await kv.get('agentctx/h/wait-until/', 'text'))!) as { state: { data: Record<string, unknown> } }
     expect(header.state.data.quick).toBe('done')
+  })
+})
+
+describe('workerd: the body limit holds while reading', () => {
+  // Regression: the body was read whole (300 MB) before the 1 MiB limit answered.
+  it('an endless streamed body gets 413 once past 1 MiB, while the client is still sending', async () => {
+    let pulled = 0
+    const chunk = new Uint8Array(64 * 1024).fill(32)
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        // Far past the limit: a body read this far was read whole.
+        if (pulled >= 256 * 1024 * 1024) return controller.close()
+        pulled += chunk.byteLength
+        controller.enqueue(chunk)
+      },
+    })
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: endless, duplex: 'half' }
+    const response = await mf.dispatchFetch('http://agent.test/kv/sessions/endless/events', init as never)
+    expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ error: { code: 'too_large' } })
+    // 1 MiB read by the Worker, plus what miniflare and the loopback socket buffer on the way.
+    expect(pulled).toBeLessThan(32 * 1024 * 1024)
   })
 })
