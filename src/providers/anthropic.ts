@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
-import { asObject, base, chat, inlineImage, textOf, type ProviderOptions, type Reply } from './http.js'
+import { asObject, base, chat, checkIndex, checkString, count, TEXT, inlineImage, lookup, textOf, type ProviderOptions, type Reply } from './http.js'
 
 /** Options of `anthropic()`. */
 export interface AnthropicOptions extends ProviderOptions {
@@ -26,11 +26,14 @@ const STOP: Record<string, FinishReason> = {
 }
 
 /** Takes a stop reason and usage, from a whole message or a stream's message_start or message_delta. */
-function update(reply: Reply, stop: string | null | undefined, u: any) {
-  if (stop) reply.finish = STOP[stop] ?? 'other'
-  if (u?.input_tokens != null) reply.input = u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0)
-  if (u?.output_tokens != null) reply.output = u.output_tokens
+function update(reply: Reply, stop: unknown, u: any) {
+  if (stop) reply.finish = lookup(STOP, stop)
+  if (u?.input_tokens != null) reply.input = count(u.input_tokens + (count(u.cache_creation_input_tokens) ?? 0) + (count(u.cache_read_input_tokens) ?? 0))
+  if (u?.output_tokens != null) reply.output = count(u.output_tokens)
 }
+
+/** A `tool_use` block as a call: id and name checked (see `checkString`). */
+const use = (b: any, args: any) => ({ id: checkString(b.id, 'tool_use.id'), name: checkString(b.name, 'tool_use.name'), arguments: args })
 
 const blocks = (content: CompletionMessage['content']) =>
   typeof content === 'string'
@@ -82,11 +85,13 @@ export function anthropic(options: AnthropicOptions = {}): Provider {
   const url = base(options.baseURL ?? 'https://api.anthropic.com') + '/v1/messages'
   // A whole answer, or the message a stream's message_start opens with (no content, no stop reason yet).
   const whole = (json: any, reply: Reply) => {
-    for (const b of json.content ?? []) {
-      if (b.type === 'text') reply.text += b.text
-      else if (b.type === 'tool_use') reply.calls.push({ id: b.id, name: b.name, arguments: b.input })
+    const content = json.content ?? []
+    if (!Array.isArray(content)) throw new TypeError('content must be an array')
+    for (const b of content) {
+      if (b?.type === 'text') reply.text += checkString(b.text, 'text', TEXT)
+      else if (b?.type === 'tool_use') reply.calls[checkIndex(reply.calls.length, 'tool_use count')] = use(b, b.input)
     }
-    reply.model = json.model
+    if (typeof json.model === 'string') reply.model = json.model
     update(reply, json.stop_reason, json.usage)
   }
   const onEvent = (json: any, reply: Reply) => {
@@ -95,10 +100,13 @@ export function anthropic(options: AnthropicOptions = {}): Provider {
     else if (type === 'content_block_start') {
       const b = json.content_block
       // Blocks are indexed across text and tool_use alike: the holes this leaves in `calls` are skipped.
-      if (b?.type === 'tool_use') reply.calls[index] = { id: b.id, name: b.name, arguments: '' }
+      if (b?.type === 'tool_use') reply.calls[checkIndex(index, 'index')] = use(b, '')
     } else if (type === 'content_block_delta') {
       if (delta?.type === 'text_delta') reply.emit(delta.text)
-      else if (delta?.type === 'input_json_delta' && reply.calls[index]) reply.calls[index]!.arguments += delta.partial_json
+      else if (delta?.type === 'input_json_delta') {
+        const call = reply.calls[checkIndex(index, 'index')]
+        if (call) call.arguments += checkString(delta.partial_json, 'partial_json', TEXT)
+      }
     } else if (type === 'message_delta') update(reply, delta?.stop_reason, json.usage)
     else if (type === 'message_stop') reply.done = true
   }

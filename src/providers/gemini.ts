@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
-import { asObject, base, chat, inlineImage, parseArgs, textOf, type ProviderOptions, type Reply } from './http.js'
+import { asObject, base, chat, checkIndex, checkString, count, TEXT, inlineImage, lookup, parseArgs, textOf, type ProviderOptions, type Reply } from './http.js'
 
 const FINISH: Record<string, FinishReason> = {
   STOP: 'stop',
@@ -40,13 +40,14 @@ const parts = (content: CompletionMessage['content']) =>
 function wire(messages: CompletionMessage[]) {
   const system: string[] = []
   const contents: object[] = []
-  const names: Record<string, string> = {}
+  // A Map: a call id like "constructor" must not find Object.prototype's.
+  const names = new Map<string, string>()
   let results: object[] | undefined
   for (const m of messages) {
     if (m.role === 'tool') {
       const v = parseArgs(textOf(m.content))
       const part = {
-        functionResponse: { name: m.name ?? names[m.toolCallId] ?? m.toolCallId, response: typeof v !== 'object' || Array.isArray(v) ? { output: v } : v },
+        functionResponse: { name: m.name ?? names.get(m.toolCallId) ?? m.toolCallId, response: typeof v !== 'object' || Array.isArray(v) ? { output: v } : v },
       }
       if (results) results.push(part)
       else contents.push({ role: 'user', parts: (results = [part]) })
@@ -58,7 +59,7 @@ function wire(messages: CompletionMessage[]) {
     else {
       const text = textOf(m.content)
       const calls = (m.toolCalls ?? []).map((c) => {
-        names[c.id] = c.name
+        names.set(c.id, c.name)
         const signature = c.id.split('~')[1]
         return { functionCall: { name: c.name, args: asObject(c.arguments) }, ...(signature && { thoughtSignature: signature }) }
       })
@@ -83,20 +84,26 @@ export function gemini(options: ProviderOptions = {}): Provider {
   // A whole answer and a streamed chunk have the same shape: one reader serves both.
   const read = (json: any, reply: Reply) => {
     const candidate = json.candidates?.[0]
-    for (const p of candidate?.content?.parts ?? []) {
-      const call = p.functionCall
-      if (call) reply.calls.push({ id: callId(reply.calls.length, call.name, p.thoughtSignature), name: call.name, arguments: call.args ?? {} })
-      else if (p.text && !p.thought) reply.emit(p.text)
+    const parts = candidate?.content?.parts ?? []
+    if (!Array.isArray(parts)) throw new TypeError('parts must be an array')
+    for (const p of parts) {
+      const call = p?.functionCall
+      if (call) {
+        const n = checkIndex(reply.calls.length, 'functionCall count')
+        const name = checkString(call.name, 'functionCall.name')
+        const signature = p.thoughtSignature && checkString(p.thoughtSignature, 'thoughtSignature', TEXT)
+        reply.calls[n] = { id: callId(n, name, signature), name, arguments: call.args ?? {} }
+      } else if (p?.text && !p.thought) reply.emit(p.text)
     }
     const reason = candidate?.finishReason
-    if (reason) reply.finish = reason === 'STOP' && reply.calls.length ? 'tool_calls' : (FINISH[reason] ?? 'other')
+    if (reason) reply.finish = reason === 'STOP' && reply.calls.length ? 'tool_calls' : lookup(FINISH, reason)
     if (json.promptFeedback?.blockReason) reply.finish = 'content_filter'
     const u = json.usageMetadata
     if (u) {
-      reply.input = u.promptTokenCount ?? 0
-      reply.output = (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0)
+      reply.input = count(u.promptTokenCount ?? 0)
+      reply.output = count((u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0))
     }
-    if (json.modelVersion) reply.model = json.modelVersion
+    if (typeof json.modelVersion === 'string') reply.model = json.modelVersion
   }
   return {
     name,

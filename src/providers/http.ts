@@ -2,7 +2,9 @@ import { ContextError, invalid } from '../errors.js'
 import type { ChatRequest, ChatResponse, FinishReason } from '../llm/types.js'
 import type { CompletionMessage, ContentPart, ToolCall } from '../state/messages.js'
 import type { Json } from '../state/json.js'
-import { AbortedError, fail, ProviderError, type ProviderErrorInit } from './errors.js'
+import { AbortedError, fail, ProviderError } from './errors.js'
+import { bodyError, head, requestId, retry, send, tryJson } from './retry.js'
+import { clean, deep, scrubber } from './scrub.js'
 import { readEvents } from './sse.js'
 
 /** Options every provider factory takes. */
@@ -15,7 +17,7 @@ export interface ProviderOptions {
   headers?: Record<string, string>
   /** The `fetch` to call; default `globalThis.fetch`, looked up at call time so it can be patched. */
   fetch?: typeof fetch
-  /** Retries after a 408, 409, 429, 5xx or network failure. Default 2 (3 attempts in all). */
+  /** Retries after a 408, 409, 429, 5xx, network failure or broken body, while no text has reached `onToken`. Default 2 (3 attempts in all). */
   maxRetries?: number
   /** Base of the exponential backoff in ms, default 500; the cap is 16× the base (8 s). */
   retryDelay?: number
@@ -23,89 +25,41 @@ export interface ProviderOptions {
   name?: string
 }
 
-/** What `fetchWithRetry` needs besides the request. */
-export interface RetryOptions extends Pick<ProviderOptions, 'fetch' | 'maxRetries' | 'retryDelay'> {
-  provider: string
-}
-
 /** The text of a message's content, images left out (as `messageText`, without pulling in the schemas). */
 export const textOf = (content: CompletionMessage['content']): string =>
   typeof content === 'string' ? content : content.map((p) => (p.type === 'text' ? p.text : '')).join('')
 
-/**
- * The wait before retry `attempt` (0-based), or -1 to give up. A `retry-after-ms` or `retry-after`
- * (seconds or an HTTP date) header is obeyed when it asks for at most 60 s; a longer one means the
- * limit will not lift soon, so the retryable error is thrown at once. Without a header: full jitter,
- * uniform in [0, base × 2^min(attempt, 4)): with base 500 ms, up to 0.5, 1, 2, 4, 8, 8 … s.
- */
-function backoff(headers: Headers | undefined, attempt: number, base = 500): number {
-  const ms = headers?.get('retry-after-ms')
-  const s = headers?.get('retry-after')
-  const wait = ms ? +ms : s ? (+s === +s ? +s * 1000 : Date.parse(s) - Date.now()) : NaN
-  return wait === wait ? (wait > 60_000 ? -1 : Math.max(0, wait)) : Math.random() * base * 2 ** Math.min(attempt, 4)
+// Indexes from a response address a JavaScript array, so only small non-negative integers may: an
+// index "__proto__" reaches Array.prototype. 1,024 is far above a real reply (a few parallel tool
+// calls; Anthropic numbers its content blocks in the tens) and keeps the walk over the holes an index
+// leaves short: an index of 1e9 would make `finish` step through a billion holes.
+const MAX_INDEX = 1024
+
+/** `v` when it is an integer in [0, 1024), else a `TypeError` naming `what` (`chat` makes it a `ProviderError`). */
+export function checkIndex(v: unknown, what: string): number {
+  if (Number.isInteger(v) && (v as number) >= 0 && (v as number) < MAX_INDEX) return v as number
+  throw new TypeError(`${what} must be an integer in [0, ${MAX_INDEX})`)
 }
 
 /**
- * The `ProviderError` for an error body: OpenAI, Anthropic and Gemini all put `{ message, code }`
- * under `error` (Gemini's streaming endpoint in an array), `what` says where it came from, and
- * `fallback` is the message when the body has none.
+ * `v` when it is a string of at most `max` characters, else a `TypeError` naming `what`. Ids and
+ * names default to 1,024: OpenAI's call ids are 29 characters, Anthropic's 30, tool names at most 64.
+ * Text defaults to the 16 Mi characters an SSE event may hold.
  */
-function bodyError(provider: string, json: any, what: string, retryable: boolean, fallback?: string, init?: Omit<ProviderErrorInit, 'provider'>): ProviderError {
-  const e = (Array.isArray(json) ? json[0] : json)?.error ?? {}
-  return fail(provider, `${what}: ${(typeof e === 'string' ? e : e.message) ?? fallback}`, retryable, {
-    // OpenAI: code ('rate_limit_exceeded', may be null) or type; Anthropic: type; Gemini: status (code is the HTTP number).
-    providerCode: (typeof e.code === 'string' && e.code) || e.type || e.status,
-    ...init,
-  })
+export function checkString(v: unknown, what: string, max = 1024): string {
+  if (typeof v === 'string' && v.length <= max) return v
+  throw new TypeError(`${what} must be a string of at most ${max} characters`)
 }
 
-const requestId = (res: Response) => res.headers.get('x-request-id') ?? res.headers.get('request-id') ?? undefined
+/** The bound of `checkString` for text: what one SSE event may hold. */
+export const TEXT = 1 << 24
 
-/**
- * `fetch` with retries: up to `maxRetries` (default 2) more attempts after a 408, 409, 429, 5xx or a
- * network failure, waiting as `backoff` says. Never retries once `init.signal` has aborted (the
- * backoff sleep itself is abortable): that throws an `AbortedError`. A non-2xx answer that is not
- * retried becomes a `ProviderError` with the provider's own message and code from its JSON error body.
- */
-export async function fetchWithRetry(url: string, init: RequestInit, options: RetryOptions): Promise<Response> {
-  const { provider } = options
-  const signal = init.signal
-  for (let attempt = 0; ; attempt++) {
-    let res: Response | undefined
-    let error: ProviderError
-    try {
-      res = await (options.fetch ?? fetch)(url, init)
-      if (res.ok) return res
-      const text = await res.text()
-      const s = res.status
-      error = bodyError(provider, tryJson(text), `HTTP ${s}`, s === 408 || s === 409 || s === 429 || s > 499, text.slice(0, 300) || res.statusText, {
-        status: s,
-        requestId: requestId(res),
-      })
-    } catch (cause) {
-      if (signal?.aborted) throw new AbortedError(provider, signal.reason)
-      error = fail(provider, `network error: ${(cause as Error)?.message}`, true, { cause })
-    }
-    const wait = error.retryable && attempt < (options.maxRetries ?? 2) ? backoff(res?.headers, attempt, options.retryDelay) : -1
-    if (wait < 0) throw error
-    // An abortable sleep: an abort during it ends the call at once.
-    await new Promise((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        signal?.aborted ? reject(new AbortedError(provider, signal.reason)) : resolve(0)
-      }
-      const timer = setTimeout(done, wait)
-      signal?.addEventListener('abort', done)
-    })
-  }
-}
+/** `v` when it is a token count (a non-negative safe integer), else undefined: usage is then estimated. */
+export const count = (v: unknown): number | undefined => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined)
 
-const tryJson = (text: string) => {
-  try {
-    return JSON.parse(text)
-  } catch {}
-}
+/** `table[key]` when `key` is one of its own keys (never `constructor` or `__proto__` from its prototype), else `other`. */
+export const lookup = (table: Record<string, FinishReason>, key: unknown): FinishReason =>
+  typeof key === 'string' && Object.hasOwn(table, key) ? table[key]! : 'other'
 
 /** What a reply (whole or streamed) has delivered so far. Tool arguments stay raw text until the end. */
 export interface Reply {
@@ -158,13 +112,21 @@ export function base(url: string): string {
 // ceil(chars / 4): the usual English average; only used when the provider reported no usage.
 const estimate = (chars: number) => Math.ceil(chars / 4)
 
+// A whole (non-streamed) answer is read up to 32 Mi characters: a hostile server's endless body would
+// otherwise fill memory. Gemini's inline images, the largest real answers, are a few MB of base64.
+const MAX_BODY = 1 << 25
+
 /**
  * Runs one chat call: checks the request, builds the provider's `Call` with the API key to use
- * (the request's, else the options'), POSTs `call.body` as JSON with retries, then reads the whole
- * answer or, when `request.onToken` is given, its SSE stream. A stream that ends without its terminal event, breaks,
- * or carries an error event throws a `ProviderError` whose `partial` keeps the text so far; an abort
- * throws an `AbortedError` with the same partial. Errors thrown by `onToken` itself pass through.
- * The API key is scrubbed (`***`) from every `ProviderError` message and code on the way out.
+ * (the request's, else the options'), POSTs `call.body` as JSON, then reads the whole answer or,
+ * when `request.onToken` is given, its SSE stream. A retryable failure (a 429, a 5xx, a network
+ * error, a stream that breaks or reports an overload) is retried as `retry` says as long as no text
+ * has reached `onToken`: once some has, a retry would deliver it twice, so the error is thrown, its
+ * `partial` keeping the text so far. An abort throws an `AbortedError` with the same partial.
+ * Errors thrown by `onToken` itself pass through. A response the reader cannot use (an index that
+ * is not a small integer, an id that is not a string, a shape that is not the provider's) is a
+ * `ProviderError` that is not retried. Every `ProviderError` is rebuilt from scrubbed text on the
+ * way out (see `clean`): no 8 characters of the key, nor of the caller's header values, remain.
  */
 export async function chat(provider: string, options: ProviderOptions, request: ChatRequest, build: (apiKey?: string) => Call): Promise<ChatResponse> {
   if (!request?.model || !Array.isArray(request.messages)) throw invalid('request', 'needs a model and a messages array')
@@ -175,10 +137,24 @@ export async function chat(provider: string, options: ProviderOptions, request: 
   // Ours are lower-case: lower-casing the caller's makes theirs replace ours, not join them ("a, b").
   for (const k in options.headers) headers[k.toLowerCase()] = options.headers[k]
   for (const k in headers) if (!headers[k]) delete headers[k]
-  const reply: Reply = { text: '', calls: [], emit: (d) => void ((reply.text += d), onToken?.(d)) }
-  const scrub = (s: string) => (apiKey ? s.replaceAll(apiKey, '***') : s)
+  // The caller's own headers may carry credentials (a gateway's token, Azure's `api-key`): their values count as secrets too.
+  const scrub = scrubber([apiKey, options.apiKey, ...Object.values(options.headers ?? {})])
+  const o = { ...options, provider, scrub }
+  let reply: Reply
+  // `emitted`: text reached onToken, so no retry; `inCallback`: an exception comes from onToken, so it passes through.
+  let emitted = false
+  let inCallback = false
   let streaming = false
   let reqId: string | undefined
+  const emit = (d: unknown) => {
+    if (typeof d !== 'string') throw new TypeError('text must be a string')
+    reply.text += d
+    if (onToken) {
+      emitted = inCallback = true
+      onToken(d)
+      inCallback = false
+    }
+  }
   // The response so far; `reason` is set when the reply broke off (usage is then estimated).
   const finish = (reason?: FinishReason): ChatResponse => {
     // flatMap skips the holes a stream with gaps in its tool-call indexes leaves.
@@ -206,34 +182,48 @@ export async function chat(provider: string, options: ProviderOptions, request: 
   // and server errors, the request itself having been accepted.
   const read = (text: string) => {
     const json = tryJson(text)
-    if (json === undefined) throw fail(provider, `invalid JSON: ${text.slice(0, 80)}`)
-    if (json.error) throw bodyError(provider, json, 'stream error', true)
-    call.read(json, reply)
+    if (json === undefined) throw fail(provider, `invalid JSON: ${scrub(text).slice(0, 80)}`)
+    try {
+      if (!json || typeof json !== 'object') throw new TypeError('not a JSON object')
+      if (json.error) throw bodyError(o, json, 'stream error', true)
+      call.read(json, reply)
+    } catch (e) {
+      throw inCallback || e instanceof ContextError ? e : fail(provider, `unusable response: ${(e as Error)?.message}`, false, { cause: e })
+    }
   }
   try {
-    const res = await fetchWithRetry(
-      call.url,
-      { method: 'POST', headers, body: JSON.stringify(call.body), signal },
-      { ...options, provider },
+    return await retry(
+      o,
+      signal,
+      async () => {
+        reply = { text: '', calls: [], emit }
+        streaming = false
+        const res = await send(call.url, { method: 'POST', headers, body: JSON.stringify(call.body), signal }, o)
+        const id = requestId(res)
+        reqId = id && scrub(id)
+        try {
+          if (onToken) {
+            streaming = true
+            await readEvents(res.body, provider, (data) => data === '[DONE]' || (read(data), reply.done), signal)
+            if (!reply.done && !reply.finish) throw fail(provider, 'stream ended early', true)
+          } else {
+            const text = await head(res, MAX_BODY)
+            if (text.length >= MAX_BODY) throw fail(provider, `response body over ${MAX_BODY} characters`)
+            read(text)
+          }
+        } catch (e) {
+          // Anything but our own errors and onToken's is the body breaking while read: a provider failure.
+          throw inCallback || e instanceof ContextError ? e : fail(provider, `reading the response failed: ${(e as Error)?.message}`, true, { cause: e })
+        }
+        return finish()
+      },
+      () => !emitted,
     )
-    reqId = requestId(res)
-    if (onToken) {
-      streaming = true
-      await readEvents(res.body, provider, (data) => data === '[DONE]' || (read(data), reply.done), signal)
-      if (!reply.done && !reply.finish) throw fail(provider, 'stream ended early', true)
-    } else read(await res.text())
   } catch (e) {
-    if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? finish('aborted') : undefined)
-    // Before streaming, anything but our own errors is the body breaking while read (or its JSON
-    // having a shape we cannot read): a provider failure. While streaming, it came from onToken.
-    if (!streaming && !(e instanceof ContextError)) e = fail(provider, `reading the response failed: ${(e as Error)?.message}`, true, { cause: e })
-    if (e instanceof ProviderError) {
-      if (streaming) e.partial = finish('error')
-      e.requestId ??= reqId
-      e.message = scrub(e.message)
-      e.providerCode &&= scrub(e.providerCode)
-    }
-    throw e
+    if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? deep(finish('aborted'), scrub) : undefined)
+    if (!(e instanceof ProviderError)) throw e
+    if (streaming) e.partial = finish('error')
+    e.requestId ??= reqId
+    throw clean(e, scrub)
   }
-  return finish()
 }

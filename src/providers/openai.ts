@@ -1,6 +1,6 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage, ContentPart } from '../state/messages.js'
-import { argsText, base, chat, textOf, type ProviderOptions, type Reply } from './http.js'
+import { argsText, base, chat, checkIndex, checkString, count, TEXT, lookup, textOf, type ProviderOptions, type Reply } from './http.js'
 
 /** Options of `openai()`. */
 export interface OpenAIOptions extends ProviderOptions {
@@ -23,7 +23,7 @@ const FINISH: Record<string, FinishReason> = {
   function_call: 'tool_calls',
   content_filter: 'content_filter',
 }
-const finishReason = (r: string | null | undefined): FinishReason | undefined => (r ? (FINISH[r] ?? 'other') : undefined)
+const finishReason = (r: unknown): FinishReason | undefined => (r ? lookup(FINISH, r) : undefined)
 
 const part = (p: ContentPart) =>
   p.type === 'text' ? p : { type: 'image_url', image_url: { url: p.url ?? `data:${p.mediaType ?? 'image/png'};base64,${p.data}` } }
@@ -57,18 +57,22 @@ export function openai(options: OpenAIOptions = {}): Provider {
     const text = delta?.content ?? delta?.refusal
     if (text) reply.emit(text)
     // Streamed tool calls arrive by index: id and name in the first fragment, arguments spread over many.
-    delta?.tool_calls?.forEach((t: any, i: number) => {
-      const call = (reply.calls[t.index ?? i] ??= { id: '', name: '', arguments: '' })
-      if (t.id) call.id = t.id
-      if (t.function?.name) call.name = t.function.name
-      if (t.function?.arguments) call.arguments += t.function.arguments
+    const calls = delta?.tool_calls ?? []
+    if (!Array.isArray(calls)) throw new TypeError('tool_calls must be an array')
+    calls.forEach((t: any, i: number) => {
+      const at = `tool_calls[${i}]`
+      const call = (reply.calls[checkIndex(t?.index ?? i, at + '.index')] ??= { id: '', name: '', arguments: '' })
+      const f = t.function
+      if (t.id) call.id = checkString(t.id, at + '.id')
+      if (f?.name) call.name = checkString(f.name, at + '.function.name')
+      if (f?.arguments) call.arguments += checkString(f.arguments, at + '.function.arguments', TEXT)
     })
     reply.finish = finishReason(choice?.finish_reason) ?? reply.finish
-    if (json.model) reply.model = json.model
+    if (typeof json.model === 'string') reply.model = json.model
     const u = json.usage
     if (u) {
-      reply.input = u.prompt_tokens
-      reply.output = u.completion_tokens
+      reply.input = count(u.prompt_tokens)
+      reply.output = count(u.completion_tokens)
     }
   }
   return {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { anthropic } from '../../src/providers/anthropic.js'
 import { AbortedError, ProviderError } from '../../src/providers/errors.js'
 import { gemini } from '../../src/providers/gemini.js'
-import { fetchWithRetry } from '../../src/providers/http.js'
+import { fetchWithRetry } from '../../src/providers/retry.js'
 import { openai } from '../../src/providers/openai.js'
 import { readEvents } from '../../src/providers/sse.js'
 

@@ -212,29 +212,39 @@ export function providerSuite(d: Driver) {
       expect(err.message).toContain('invalid JSON')
     })
 
-    it('a 200 whose JSON body is an error is a retryable ProviderError with the provider message and code', async () => {
+    it('a 200 whose JSON body is an error is a retryable ProviderError with the provider message and code, retried like a 5xx', async () => {
       fresh()
       const overloaded = d.error(529, 'Overloaded right now')
-      server.queue(json(overloaded.body, 200))
+      server.queue(json(overloaded.body, 200), json(overloaded.body, 200), json(overloaded.body, 200))
       const err = await rejection(() => provider.chat(ask(d)))
       expect(err).toBeInstanceOf(ProviderError)
       expect(err).toMatchObject({ retryable: true, providerCode: overloaded.code })
       expect(err.status).toBeUndefined()
       expect(err.message).toContain('Overloaded right now')
-      expect(server.seen).toHaveLength(1)
+      expect(server.seen).toHaveLength(3)
+      fresh()
+      server.queue(json(overloaded.body, 200), d.text('after the overload', [1, 1]))
+      expect((await provider.chat(ask(d))).text).toBe('after the overload')
+      expect(server.seen).toHaveLength(2)
     })
 
-    it('a whole (non-streamed) body cut off mid-way is a retryable ProviderError', async () => {
+    const cutOff: Step = (_s, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+      res.write('{"partial":', () => res.socket?.destroy())
+    }
+
+    it('a whole (non-streamed) body cut off mid-way is a retryable ProviderError, retried', async () => {
       fresh()
-      server.queue((_s, res) => {
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
-        res.write('{"partial":', () => res.socket?.destroy())
-      })
+      server.queue(cutOff, cutOff, cutOff)
       const err = await rejection(() => provider.chat(ask(d)))
       expect(err).toBeInstanceOf(ProviderError)
       expect(err.retryable).toBe(true)
       expect(err.partial).toBeUndefined()
       expect(err.message).toMatch(/^[a-z]+: reading the response failed: /)
+      expect(server.seen).toHaveLength(3)
+      fresh()
+      server.queue(cutOff, d.text('whole at last', [1, 1]))
+      expect((await provider.chat(ask(d))).text).toBe('whole at last')
     })
 
     it('retries network failures, then throws a retryable ProviderError without status', async () => {
