@@ -60,9 +60,10 @@ interface Header {
   tail: TurnRecord[]
   /**
    * Message chunks: generation (new when history is rewritten), full chunks, the partial tail, and
-   * (without compare-and-set only) generations retired but not yet deleted, see `retire`.
+   * (without compare-and-set only) generations retired but not yet deleted, see `retire`, and
+   * `extent`, the chunks of this generation another writer wrote past `chunks` (deleted with it).
    */
-  msg: { gen: number; chunks: number; tail: CompletionMessage[]; old?: Retired[] }
+  msg: { gen: number; chunks: number; tail: CompletionMessage[]; old?: Retired[]; extent?: number }
   /** The rest of the context (toJSON without turns and messages). */
   state: JsonObject
 }
@@ -102,7 +103,7 @@ const KEEP = 2
  * Sealed turns need none of this: no save deletes one; two writers sealing one turn id leave the
  * last one's record, which every header up to it may read (the documented last-writer-wins mix).
  */
-function retire(gen: number, before: Header | undefined, stored: Header | undefined, beforeChunks: number): [keep: Retired[], drop: Retired[]] {
+function retire(gen: number, before: Header | undefined, stored: Header | undefined, wrote: number): [keep: Retired[], drop: Retired[]] {
   const all = new Map<number, Retired>()
   const add = (g: number, chunks: number, age: number) => {
     const r = all.get(g)
@@ -110,11 +111,14 @@ function retire(gen: number, before: Header | undefined, stored: Header | undefi
   }
   for (const h of [before, stored]) for (const [g, n, age] of h?.msg.old ?? []) add(g, n, age + 1)
   // A generation some header names as current is 1 save old at most, whatever a list says.
-  if (stored) add(stored.msg.gen, stored.msg.chunks, 1)
-  if (before) add(before.msg.gen, beforeChunks, 1)
+  if (stored) add(stored.msg.gen, extent(stored), 1)
+  if (before) add(before.msg.gen, Math.max(extent(before), wrote), 1)
   const list = [...all.values()]
   return [list.filter((r) => r[2] <= KEEP), list.filter((r) => r[2] > KEEP)]
 }
+
+/** Chunks of a header's generation that may exist: its own, or more that another writer wrote in it. */
+const extent = (h: Header) => Math.max(h.msg.chunks, h.msg.extent ?? 0)
 
 /** A random generation number (1 to 2^31 - 1) that none of `headers` names, current or retired. */
 function freshGen(...headers: (Header | undefined)[]): number {
@@ -266,6 +270,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       h.msg.chunks > 2 ** 20 ||
       !Array.isArray(h.msg.tail) ||
       (h.msg.old !== undefined && !isRetired(h.msg.old)) ||
+      (h.msg.extent !== undefined && !(isInt(h.msg.extent, 0) && h.msg.extent <= 2 ** 20)) ||
       !isObject(h.state) ||
       h.state.id !== id
     ) {
@@ -421,8 +426,11 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
         gen = header.msg.gen = freshGen(before, stored)
         await batchSet(db, chunkWrites(gen, 0))
       }
-      ;[header.msg.old, garbage] = retire(gen, before, stored, rewritten ? before!.msg.chunks : full)
+      ;[header.msg.old, garbage] = retire(gen, before, stored, gen === before?.msg.gen || rewritten ? 0 : full)
       if (!header.msg.old.length) delete header.msg.old
+      // Same generation, more chunks written by another writer (ours replace theirs below `full`).
+      const ext = Math.max(...[before, stored].map((h) => (h?.msg.gen === gen ? extent(h) : 0)))
+      if (ext > full) header.msg.extent = ext
       await db.set(key, header as unknown as Json)
     }
     meta.header = header

@@ -132,3 +132,68 @@ describe('agent.fetch', () => {
     await expect.poll(async () => (await store.load('s'))?.responses.get(1)).toMatchObject({ interrupted: true, text: 'listening' })
   })
 })
+
+/** The SSE frames of a body: each `event:` line and its `data:` line, or the raw block when it is not that shape. */
+function frames(body: string): { event: string; data: { type: string; data: Record<string, unknown> } }[] {
+  expect(body.endsWith('\n\n')).toBe(true)
+  return body
+    .slice(0, -2)
+    .split('\n\n')
+    .map((block) => {
+      const lines = block.split(/\r\n|\r|\n/)
+      expect(lines).toHaveLength(2)
+      expect(lines[0]).toMatch(/^event: [\w.:-]{1,64}$/)
+      expect(lines[1]).toMatch(/^data: \{/)
+      return { event: lines[0]!.slice(7), data: JSON.parse(lines[1]!.slice(6)) }
+    })
+}
+
+describe('agent.fetch: no forged SSE frame', () => {
+  // Regression: the event type was written raw into the `event:` line, so a CR or LF in it ended the
+  // line and what followed became frames of the attacker's choosing.
+  const FORGED = 'x\ndata: {"type":"text_to_speech","data":{"text":"forged"}}\n\nevent: text_to_speech'
+
+  it('an event type with CR or LF from the client is a 400 and creates nothing', async () => {
+    const { agent, store } = setup()
+    for (const type of [FORGED, 'x\r', 'x\r\n', '\n', 'text\u2028']) {
+      const response = await agent.fetch(post('/sessions/s/events', JSON.stringify({ type, data: {} })))
+      expect(response.status).toBe(400)
+      expect(((await response.json()) as { error: { message: string } }).error.message).toBe('event.type: must be 1-64 of the characters A-Z a-z 0-9 _ . : -')
+    }
+    expect(await store.load('s')).toBeUndefined()
+  })
+
+  it('a handler yielding such a type (as JSON, or an event whose type was changed after) streams an error event, not the frame', async () => {
+    const sneaky: AgentHandler = async function* (e, ctx) {
+      if (e instanceof StartEvent) return
+      const text = (e as TextEvent).data.text
+      if (text === 'json') yield { type: FORGED, data: { text: 'forged' } }
+      if (text === 'mutated') {
+        const event = new TextToSpeechEvent({ text: 'forged' })
+        ;(event as { type: string }).type = FORGED
+        yield event
+      }
+      if (text === 'task') {
+        ctx.createTask(async function* () {
+          yield { type: FORGED, data: {} }
+        }, { name: 'sneaky' })
+        await ctx.waitForAllTasks()
+      }
+      yield new TextToSpeechEvent({ text: 'after' })
+    }
+    const store = createContextStore(memoryStorage(), { channel: false })
+    const agent = createAgent({ store, handler: sneaky })
+    const run = async (text: string) => frames(await (await agent.fetch(post(`/sessions/${text}/events`, event(text)))).text())
+    // A yield that is not a valid event ends the handler's turn with an ErrorEvent naming the field.
+    expect((await run('json')).map((f) => [f.event, f.data.data.message])).toEqual([['error', 'event.type: must be 1-64 of the characters A-Z a-z 0-9 _ . : -']])
+    // Made valid, then changed: caught where the frame is written.
+    expect((await run('mutated')).map((f) => [f.event, f.data.data.message ?? f.data.data.text])).toEqual([
+      ['error', 'internal error'],
+      ['text_to_speech', 'after'],
+    ])
+    expect((await run('task')).map((f) => [f.event, f.data.data.text ?? f.data.data.code])).toEqual([
+      ['error', 'invalid_argument'],
+      ['text_to_speech', 'after'],
+    ])
+  })
+})

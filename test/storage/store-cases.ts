@@ -13,7 +13,7 @@ import { encodeKey, namespaced, type StorageAdapter } from '../../src/storage/ad
 import { createContextStore, type ContextStore, type ContextStoreOptions } from '../../src/storage/store.js'
 import { runCases, type Case, type CaseResult } from './conformance.js'
 import { faulty } from './faulty.js'
-import { addTurns, counting, message, ok, rejects, runtime, same, sample } from './store-helpers.js'
+import { addTurns, counting, gated, message, ok, rejects, runtime, same, sample } from './store-helpers.js'
 
 /** How a runner provides adapters to the cases. */
 export interface StoreHarness {
@@ -48,6 +48,17 @@ async function recordKeys(a: StorageAdapter, id: string, ns = 'agentctx'): Promi
 const turnKeys = (keys: string[]) => keys.filter((k) => k.includes('/t/'))
 const chunkKeys = (keys: string[], gen?: number) => keys.filter((k) => (gen === undefined ? /\/m\/\d+\//.test(k) : k.includes(`/m/${gen}/`)))
 const H = (id: string) => encodeKey(['h', id])
+/** Message chunks of context `id` stored, by generation: `{ [gen]: count }`. */
+async function generations(a: StorageAdapter, id: string): Promise<Record<number, number>> {
+  const out: Record<number, number> = {}
+  for (const k of chunkKeys(await recordKeys(a, id))) {
+    const gen = Number(/\/m\/(\d+)\//.exec(k)![1])
+    out[gen] = (out[gen] ?? 0) + 1
+  }
+  return out
+}
+/** The message generation the stored header of `id` names. */
+const currentGen = async (a: StorageAdapter, id: string) => ((await namespaced(a, 'agentctx').get(H(id))) as { msg: { gen: number } }).msg.gen
 
 export const storeCases: StoreCase[] = [
   {
@@ -263,35 +274,49 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
-    name: 'rewriting early messages bumps the generation and deletes the old chunks; re-setting with one more does not',
+    name: 'rewriting early messages starts a new generation and deletes the old chunks (2 saves later without compareAndSet); re-setting with one more does not',
     async run(h) {
       const a = await h.make()
       const c = counting(a)
       const s = storeOn(c)
+      const cas = a.capabilities.compareAndSet
       const ctx = sample('gen', 2, 100)
       await s.save(ctx)
-      same(chunkKeys(await recordKeys(a, 'gen'), 0).length, 3, 'three chunks of generation 0')
+      same(await generations(a, 'gen'), { 0: 3 }, 'three chunks of generation 0')
       // The usual pattern: the whole history again, one message longer: the stored prefix is kept.
       ctx.setCompletionMessages([...ctx.getCompletionMessages(), message(100)])
       c.reset()
       await s.save(ctx)
       same(c.counts.writes, 1, 'writes after re-setting the history plus one message')
-      // Message 5 changes: generation 1, written whole; generation 0 deleted.
+      // Message 5 changes: a new generation, written whole; generation 0 deleted (at once with
+      // compareAndSet, by the second save after this one without: a writer in flight may still name it).
       const changed = ctx.getCompletionMessages()
       changed[5] = message(5, ' (edited)')
       ctx.setCompletionMessages(changed)
       c.reset()
       await s.save(ctx)
-      same(c.counts.keys.filter((k) => k.includes('/m/1/')).length, 3, 'chunks of generation 1 written')
-      same(c.counts.keys.filter((k) => k.startsWith('-') && k.includes('/m/0/')).length, 3, 'chunks of generation 0 deleted')
-      const keys = await recordKeys(a, 'gen')
-      same([chunkKeys(keys, 0).length, chunkKeys(keys, 1).length], [0, 3], 'chunks by generation after the rewrite')
+      const g1 = await currentGen(a, 'gen')
+      ok(g1 !== 0, 'a new generation')
+      same(c.counts.keys.filter((k) => k.includes(`/m/${g1}/`)).length, 3, 'chunks of the new generation written')
+      same(c.counts.keys.filter((k) => k.startsWith('-') && k.includes('/m/0/')).length, cas ? 3 : 0, 'chunks of generation 0 deleted by this save')
       same((await storeOn(a).load('gen'))?.getCompletionMessages(), changed, 'messages after the rewrite')
-      // Shorter than what is chunked: generation 2.
+      const settle = async (before: Record<number, number>, after: Record<number, number>) => {
+        if (!cas) {
+          for (let i = 0; i < 2; i++) {
+            same(await generations(a, 'gen'), before, `chunks by generation, ${i} saves after the rewrite`)
+            ctx.setData('save', i)
+            await s.save(ctx)
+          }
+        }
+        same(await generations(a, 'gen'), after, 'chunks by generation once the old one is deleted')
+      }
+      await settle({ 0: 3, [g1]: 3 }, { [g1]: 3 })
+      // Shorter than what is chunked: another generation.
       ctx.setCompletionMessages(changed.slice(0, 40))
       await s.save(ctx)
-      const after = await recordKeys(a, 'gen')
-      same([chunkKeys(after, 1).length, chunkKeys(after, 2).length], [0, 1], 'chunks by generation after truncating')
+      const g2 = await currentGen(a, 'gen')
+      ok(g2 !== g1 && g2 !== 0, 'another generation')
+      await settle({ [g1]: 3, [g2]: 1 }, { [g2]: 1 })
       same(await loadAll(storeOn(a), 'gen'), ctx.toJSON(), 'context after truncating')
     },
   },
@@ -547,6 +572,85 @@ export const storeCases: StoreCase[] = [
       const e = await rejects(s2.save(n2), 'second creation')
       ok(e instanceof ContextConflictError, `a ContextConflictError, got ${String(e)}`)
       same((await s1.load('new'))?.lastRequest, { text: 'one' }, 'the first creation')
+    },
+  },
+  {
+    name: 'two writers never make a context unloadable: one rewrites an early message while the other, loaded earlier, adds a turn (issue 8)',
+    async run(h) {
+      const a = await h.make()
+      const cas = a.capabilities.compareAndSet
+      const [s1, s2] = [storeOn(a), storeOn(a)]
+      await s1.save(sample('iw', 10, 100))
+      const A = (await s1.load('iw'))!
+      const B = (await s2.load('iw'))!
+      const rewrite = (ctx: Context, tag: string) => {
+        const m = ctx.getCompletionMessages()
+        m[0] = message(0, tag)
+        ctx.setCompletionMessages(m)
+      }
+      /** Loads every turn and checks the messages and turn count are those of `last`, the last writer. */
+      const loads = async (last: Context, what: string) => {
+        const json = (await loadAll(storeOn(a), 'iw')) as { messages: unknown; currentTurnId: number } | undefined
+        ok(json, `${what}: the context loads`)
+        same([json.messages, json.currentTurnId], [last.getCompletionMessages(), last.currentTurnId], `${what}: the last writer's messages and turns`)
+      }
+      // The interleaving of the issue: A's new generation retires generation 0, which B's header names.
+      rewrite(A, ' (A)')
+      await s1.save(A)
+      addTurns(B, 1, 'B')
+      if (cas) {
+        const e = await rejects(s2.save(B), 'B, from the version before A')
+        ok(e instanceof ContextConflictError, `a ContextConflictError, got ${String(e)}`)
+        return loads(A, 'after A, with B refused')
+      }
+      await s2.save(B)
+      await loads(B, 'after A rewrote and B added a turn')
+      // Then each writer, stale, saves again in turn: rewrites, turns and messages.
+      const steps: [Context, ContextStore, (ctx: Context) => void][] = [
+        [A, s1, (x) => addTurns(x, 1, 'A')],
+        [B, s2, (x) => rewrite(x, ' (B)')],
+        [A, s1, (x) => x.addCompletionMessage(message(100, 'A'))],
+        [B, s2, (x) => addTurns(x, 2, 'B')],
+        [A, s1, (x) => rewrite(x, ' (A again)')],
+        [B, s2, (x) => x.setData('b', 1)],
+      ]
+      for (const [i, [ctx, store, change]] of steps.entries()) {
+        change(ctx)
+        await store.save(ctx)
+        await loads(ctx, `step ${i}`)
+      }
+      // Garbage: once one writer saves 3 times alone, only its generation is left.
+      for (let i = 0; i < 3; i++) {
+        A.setData('alone', i)
+        await s1.save(A)
+      }
+      same(Object.values(await generations(a, 'iw')), [3], 'one generation of 3 chunks left')
+      await loads(A, 'A alone')
+      // A writer in flight: C's save is held right before its header write while D saves twice,
+      // rewriting (which retires C's generation): C's header then names a generation still there.
+      const g = gated(a)
+      const held = g.pause()
+      const sg = storeOn(g)
+      const C = (await sg.load('iw'))!
+      const D = (await storeOn(a).load('iw'))!
+      addTurns(C, 1, 'C')
+      const saving = sg.save(C)
+      await held
+      rewrite(D, ' (D)')
+      await s1.save(D)
+      addTurns(D, 1, 'D')
+      await s1.save(D)
+      g.release()
+      await saving
+      await loads(C, 'C saved while D saved twice')
+      for (let i = 0; i < 3; i++) {
+        C.setData('alone', i)
+        await sg.save(C)
+        await loads(C, `C alone, save ${i}`)
+      }
+      // D's generation was never named by a header anyone read after it: left to delete's sweep.
+      await s1.delete('iw')
+      same(await recordKeys(a, 'iw'), [], 'delete leaves no record')
     },
   },
   {

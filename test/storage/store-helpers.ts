@@ -58,6 +58,42 @@ export function counting(inner: StorageAdapter): CountingAdapter {
   return self
 }
 
+/**
+ * `inner` without compare-and-set (the method gone, the capability false): the store's path for
+ * Workers KV and unstorage, on a backend that is fast and strongly consistent.
+ */
+export function withoutCas(inner: StorageAdapter): StorageAdapter {
+  const { compareAndSet: _, ...rest } = inner
+  return { ...rest, capabilities: { ...inner.capabilities, compareAndSet: false } }
+}
+
+/** A `StorageAdapter` that can hold a save right before it writes its header. */
+export interface GatedAdapter extends StorageAdapter {
+  /** Arms the gate; resolves when the next header write (a `set` of `<namespace>/h/…`) is held. */
+  pause(): Promise<void>
+  /** Lets the held header write go on. */
+  release(): void
+}
+
+/** Wraps `inner` (without compare-and-set: the store writes its header with `set` then) in a gate, see `GatedAdapter`. */
+export function gated(inner: StorageAdapter): GatedAdapter {
+  let held: (() => void) | undefined
+  let go: (() => void) | undefined
+  const self = { ...inner } as GatedAdapter
+  self.pause = () => new Promise<void>((r) => (held = r))
+  self.release = () => go?.()
+  self.set = async (key, value) => {
+    if (held && /^[^/]*\/h\//.test(key)) {
+      const gate = new Promise<void>((r) => (go = r))
+      held()
+      held = undefined
+      await gate
+    }
+    return inner.set(key, value)
+  }
+  return self
+}
+
 // ---- assert kit -----------------------------------------------------------------------------
 
 /** JSON with sorted keys, to compare values independently of key order. */

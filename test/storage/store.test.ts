@@ -4,12 +4,14 @@ import { Context } from '../../src/context.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore } from '../../src/storage/store.js'
 import { unstorageStorage } from '../../src/storage/unstorage.js'
+import { withoutCas } from './store-helpers.js'
 import { storeSuite } from './store-run.js'
 
 // The context store on the memory adapter and on unstorage's memory driver (no compareAndSet), in
 // Node and in Chromium. store.browser.test.ts runs it on IndexedDB and localStorage,
 // store-workerd.node.test.ts on Workers KV and Durable Objects, store-redis.node.test.ts on Redis.
 storeSuite('memory', { make: async () => memoryStorage() })
+storeSuite('memory without compareAndSet', { make: async () => withoutCas(memoryStorage()) })
 storeSuite('unstorage (memory driver)', { make: async () => unstorageStorage(createStorage(), { consistency: 'strong' }) })
 
 describe('createContextStore', () => {
