@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import { checkKey, ContextError, invalid } from './errors.js'
 import { Cache, type CacheSetOptions, type EntityType } from './state/cache.js'
-import { cloneJson, deepFreeze, toJson, type Json, type JsonObject } from './state/json.js'
+import { cloneJson, deepFreeze, toJson, type Json, type JsonObject, type Widen } from './state/json.js'
 import { CompletionMessageSchema, type CompletionMessage } from './state/messages.js'
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
 import { toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
@@ -311,8 +311,13 @@ export class Context {
     this.#dataView = undefined
   }
 
-  /** A copy of a data key's value, or `fallback` when the key was never set (a stored `0`, `false`, `""` or `null` is returned). */
-  getData<T = Json>(key: string, fallback?: T): Json | T | undefined {
+  /**
+   * A copy of a data key's value, or `fallback` when the key was never set (a stored `0`, `false`, `""`
+   * or `null` is returned). Typed as the fallback, widened (`getData('count', 0)` is a `number`; see `Widen`).
+   */
+  getData(key: string): Json | undefined
+  getData<T>(key: string, fallback: T): Widen<T>
+  getData(key: string, fallback?: unknown): unknown {
     return Object.hasOwn(this.#state.data, key) ? cloneJson(this.#state.data[key]!) : fallback
   }
 
@@ -751,7 +756,10 @@ export class Context {
   setTestingMetadata(key: string, value: unknown): void {
     this.#testing.setMetadata(key, value)
   }
-  getTestingMetadata<T = Json>(key: string, fallback?: T): Json | T | undefined {
+  /** A testing metadata value, or `fallback` when the key was never set; typed as `getData`. */
+  getTestingMetadata(key: string): Json | undefined
+  getTestingMetadata<T>(key: string, fallback: T): Widen<T>
+  getTestingMetadata(key: string, fallback?: unknown): unknown {
     return this.#testing.getMetadata(key, fallback)
   }
 }

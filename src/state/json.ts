@@ -5,6 +5,24 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** A JSON object. */
 export type JsonObject = { [key: string]: Json }
 
+/**
+ * What a getter with a fallback returns: the fallback's type, widened, so `getData('count', 0)` is a
+ * `number` (not the literal `0`), `'Guest'` a `string`, `false` a `boolean`. `[]` stands for any
+ * `Json[]` and `null` or `undefined` for any `Json`. The stored value is not checked against it:
+ * the fallback states what the caller stored under that key.
+ */
+export type Widen<T> = T extends string
+  ? string
+  : T extends number
+    ? number
+    : T extends boolean
+      ? boolean
+      : T extends null | undefined
+        ? Json | T
+        : T extends readonly never[]
+          ? Json[]
+          : T
+
 /** Limits applied to untrusted JSON before any schema sees it. */
 export interface JsonLimits {
   /** Deepest nesting accepted. 64 levels is far past real state and far below a stack overflow. */

@@ -2,10 +2,12 @@ import * as v from 'valibot'
 import { ContextError, invalid } from '../errors.js'
 import { OutcomeRecordSchema } from '../testing/outcomes.js'
 import { TestRecordSchema } from '../testing/tests.js'
-import { CacheEntrySchema } from './cache.js'
-import type { Json } from './json.js'
-import { CompletionMessageSchema } from './messages.js'
-import { TurnRecordSchema } from './turns.js'
+import type { OutcomeRecord } from '../testing/outcomes.js'
+import type { TestRecord } from '../testing/tests.js'
+import { CacheEntrySchema, type CacheEntry } from './cache.js'
+import type { Json, JsonObject } from './json.js'
+import { CompletionMessageSchema, type CompletionMessage } from './messages.js'
+import { TurnRecordSchema, type TurnRecord } from './turns.js'
 import { int, JsonRecord, JsonValue, nonEmpty, parse, range, record } from './validate.js'
 
 /** The serialized format version this build writes. `fromJSON` refuses any other. */
@@ -14,14 +16,14 @@ export const FORMAT_VERSION = 1
 const Id = nonEmpty(512)
 
 /** Hard limits: maxTokens, maxTime (seconds), maxCost (USD). Unknown keys are refused, to catch typos. */
-export const ConstraintsSchema = v.strictObject({
+const ConstraintsSchema = v.strictObject({
   maxTokens: v.optional(int(1)),
   maxTime: v.optional(v.pipe(v.number(), v.check((n) => n > 0, 'must be > 0'))),
   maxCost: v.optional(range(0)),
 })
 
 /** Routing hints. Unknown keys are refused, to catch typos (custom data belongs in `metadata`). */
-export const RoutingSchema = v.strictObject({
+const routingSchema = v.strictObject({
   model: v.optional(v.string()),
   provider: v.optional(v.string()),
   strategy: v.optional(v.picklist(['cost_optimized', 'quality_optimized', 'speed_optimized'])),
@@ -31,7 +33,7 @@ export const RoutingSchema = v.strictObject({
 })
 
 /** Output shaping: `format` and a JSON Schema (a Standard Schema object is runtime, kept out of JSON). */
-export const OutputSchema = v.strictObject({
+const OutputSchema = v.strictObject({
   format: v.optional(v.picklist(['json', 'markdown', 'text', 'html'])),
   schema: v.optional(JsonValue),
 })
@@ -42,8 +44,8 @@ const InputSchema = v.strictObject({
   tokens: int(0),
 })
 
-/** The whole serialized context, version 1. Every key camelCase. */
-export const ContextStateSchema = v.strictObject({
+// The whole serialized context, version 1; exported below with its declared type.
+const contextStateSchema = v.strictObject({
   version: v.literal(FORMAT_VERSION),
   id: Id,
   sessionId: Id,
@@ -54,7 +56,7 @@ export const ContextStateSchema = v.strictObject({
   category: v.optional(v.string()),
   parentId: v.optional(Id),
   constraints: ConstraintsSchema,
-  routing: RoutingSchema,
+  routing: routingSchema,
   output: OutputSchema,
   metadata: JsonRecord,
   data: JsonRecord,
@@ -78,8 +80,58 @@ export const ContextStateSchema = v.strictObject({
   }),
 })
 
-/** The serialized context: what `toJSON()` returns and `fromJSON()` reads. */
-export type ContextState = v.InferOutput<typeof ContextStateSchema>
+/** Routing as stored: the hints `route` and `execute` read. */
+export type RoutingState = {
+  model?: string
+  provider?: string
+  strategy?: 'cost_optimized' | 'quality_optimized' | 'speed_optimized'
+  temperature?: number
+  maxOutputTokens?: number
+  fallbacks?: string[]
+}
+
+/** The serialized context, version 1: what `toJSON()` returns and `fromJSON()` reads. Every key camelCase. */
+export type ContextState = {
+  version: typeof FORMAT_VERSION
+  id: string
+  sessionId: string
+  agentId?: string
+  environment?: string
+  functionId?: string
+  intent?: string
+  category?: string
+  parentId?: string
+  /** Times in seconds, cost in USD. */
+  constraints: { maxTokens?: number; maxTime?: number; maxCost?: number }
+  routing: RoutingState
+  output: { format?: 'json' | 'markdown' | 'text' | 'html'; schema?: Json }
+  metadata: JsonObject
+  data: JsonObject
+  cache: Record<string, CacheEntry>
+  messages: CompletionMessage[]
+  currentTurnId: number
+  /** Turns in ascending id order. */
+  turns: TurnRecord[]
+  frameworkData: { currentNode?: Json; stats: JsonObject; slots: JsonObject }
+  inputs: { data: Json; relevance: number; tokens: number }[]
+  testing: { tests: Record<string, TestRecord>; outcomes: Record<string, OutcomeRecord>; metadata: JsonObject }
+}
+
+// The schemas are published with these shallow declared types, not their inferred ones: the
+// inferred type of `contextStateSchema`, spelled out in the .d.ts, was 148 lines holding 145 valibot
+// generics, and a consumer's `tsc --strict` without skipLibCheck failed on it with TS2589
+// ("excessively deep"), under every moduleResolution (test/package/consumer.node.test.ts).
+// `Same` keeps the hand-written types honest: a field added to a schema and not to its interface (or
+// the reverse, or a changed type or optionality) fails `npm run typecheck`.
+type Same<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false
+true satisfies Same<v.InferOutput<typeof routingSchema>, RoutingState>
+true satisfies Same<v.InferOutput<typeof contextStateSchema>, ContextState>
+
+/** Validates routing hints (`route`, `execute({ overrideRouting })`). Unknown keys are refused. */
+export const RoutingSchema: v.GenericSchema<RoutingState> = routingSchema
+
+/** Validates a whole serialized context; `parseState` adds the limits and cross-field checks. */
+export const ContextStateSchema: v.GenericSchema<ContextState> = contextStateSchema
 
 /** Limits on serialized input, against hostile or accidental giant documents. */
 export interface ParseLimits {

@@ -12,13 +12,13 @@ export type OutcomeValue = boolean | number | string
 
 const OutcomeTypeSchema = v.picklist(['boolean', 'integer', 'float', 'string'])
 
-/** Schema of an outcome as stored. */
+/** An outcome as stored. */
+export type OutcomeRecord = { type: OutcomeType; description: string; value: OutcomeValue }
+/** Schema of an outcome as stored. Declared as giving an `OutcomeRecord`: its check proves `value` fits `type`, which valibot's inferred type (`value: Json`) cannot see. */
 export const OutcomeRecordSchema = v.pipe(
   v.strictObject({ type: OutcomeTypeSchema, description: v.string(), value: JsonValue }),
   v.check((o) => fitsType(o.type, o.value), 'value does not match the outcome type'),
-)
-/** An outcome as stored. */
-export type OutcomeRecord = { type: OutcomeType; description: string; value: OutcomeValue }
+) as v.GenericSchema<OutcomeRecord>
 
 /** Arguments of one outcome for `addOutcomes`. */
 export interface OutcomeDefinition {

@@ -1,5 +1,5 @@
 import { checkKey, invalid } from '../errors.js'
-import { cloneJson, toJson, type Json } from '../state/json.js'
+import { cloneJson, toJson, type Json, type Widen } from '../state/json.js'
 import { fitsType, newOutcome, outcomeDefault, type OutcomeDefinition, type OutcomeRecord, type OutcomeType, type OutcomeValue } from './outcomes.js'
 import { secureRandom } from './random.js'
 import { newTest, notFound, type StopConditions, type TestDefinition, type TestRecord } from './tests.js'
@@ -124,8 +124,13 @@ export class Testing {
     this.#metadata.set(key, toJson(value, ['testing', 'metadata', key]))
   }
 
-  /** A testing metadata value, or `fallback` when the key was never set (a stored `0`, `false` or `""` is returned as is). */
-  getMetadata<T = Json>(key: string, fallback?: T): Json | T | undefined {
+  /**
+   * A testing metadata value, or `fallback` when the key was never set (a stored `0`, `false` or `""`
+   * is returned as is). Typed as the fallback, widened (see `Widen`).
+   */
+  getMetadata(key: string): Json | undefined
+  getMetadata<T>(key: string, fallback: T): Widen<T>
+  getMetadata(key: string, fallback?: unknown): unknown {
     return this.#metadata.has(key) ? cloneJson(this.#metadata.get(key)!) : fallback
   }
 
