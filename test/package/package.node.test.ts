@@ -29,6 +29,14 @@ describe('package.json', () => {
       expect(pkg.exports[subpath(entry.specifier)]).toEqual({ types: `./dist/${entry.output}.d.ts`, import: `./dist/${entry.output}.js` })
     }
   })
+
+  it('maps every subpath to its declarations in typesVersions, for node10 resolution, which ignores exports', () => {
+    // The bug: `"moduleResolution": "node"` found no subpath's types (consumer.node.test.ts compiles it).
+    const subpaths = entries.filter((e) => e.specifier !== 'agentctx')
+    expect(Object.keys(pkg.typesVersions)).toEqual(['*'])
+    expect(pkg.typesVersions['*']).toEqual(Object.fromEntries(subpaths.map((e) => [e.specifier.slice('agentctx/'.length), [`./dist/${e.output}.d.ts`]])))
+    expect(pkg.types).toBe('./dist/index.d.ts')
+  })
 })
 
 describe('src/ uses web standards only', () => {
