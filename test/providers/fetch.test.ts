@@ -163,6 +163,22 @@ describe('providers over a custom fetch (Node and Chromium)', () => {
     expect(err).toMatchObject({ message: 'p: HTTP 500: down', status: 500, providerCode: 'server_error', retryable: true, requestId: 'r1' })
   })
 
+  it('a browser\'s opaque redirect (redirect: manual hides status and Location) is refused, never followed', async () => {
+    let calls = 0
+    let asked: RequestInit | undefined
+    // What a browser's fetch gives for a 3xx under redirect: 'manual': no status, no headers, no body.
+    const opaque = { type: 'opaqueredirect', status: 0, ok: false, statusText: '', headers: new Headers(), body: null } as unknown as Response
+    const err = await fetchWithRetry('https://api.example.invalid/v1/x', { method: 'POST' }, {
+      provider: 'p',
+      retryDelay: 1,
+      fetch: async (_u, init) => ((asked = init), calls++, opaque),
+    }).catch((e) => e)
+    expect(asked?.redirect).toBe('manual')
+    expect(err).toBeInstanceOf(ProviderError)
+    expect(err).toMatchObject({ retryable: false, status: undefined, message: 'p: HTTP 0: redirect refused: the API key is only sent to https://api.example.invalid' })
+    expect(calls).toBe(1)
+  })
+
   it('fetchWithRetry does not retry 4xx other than 408, 409 and 429', async () => {
     for (const [status, attempts] of [
       [400, 1],
