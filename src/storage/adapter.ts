@@ -70,6 +70,9 @@ export interface StorageAdapter {
    * Atomically: when the current value of `key` equals `expected` (`undefined` = absent), writes
    * `value` (`undefined` deletes the key) together with every entry of `also`, and resolves `true`;
    * otherwise writes nothing and resolves `false`. Present exactly when `capabilities.compareAndSet`.
+   * The entries of `also` are written before `key`: the store's header is `key`, its commit point, so
+   * a backend that can stop halfway (localStorage in a dying tab) keeps records no header names yet,
+   * never a header naming records it lacks.
    *
    * Equality is `jsonEqual`: deep, ignoring object key order. Not the JSON text: a value read back
    * through `JSON.parse` can change key order (`{"b":1,"2":0}` comes back as `{"2":0,"b":1}`, since

@@ -92,7 +92,9 @@ export function durableObjectStorage(storage: DurableObjectStorageLike, options?
         storage.transaction(async (txn) => {
           const current = decode(name, key, (await txn.get([key])).get(key))
           if (!jsonEqual(current, expected)) return false
-          await (value === undefined ? write(txn, also, [key]) : write(txn, [[key, value], ...also]))
+          // `key` last, as on every adapter (the store's header is its commit point), though the
+          // transaction commits all of it or nothing: no prefix of it is ever stored.
+          await (value === undefined ? write(txn, also, [key]) : write(txn, [...also, [key, value]]))
           return true
         }),
       ),

@@ -56,7 +56,9 @@ export function indexedDBStorage(options?: IndexedDBStorageOptions): StorageAdap
     deleteMany: (keys) => attempt(name, 'deleteMany', keys, () => delMany(keys, store)),
     compareAndSet: (key, expected, value, also = []) =>
       attempt(name, 'compareAndSet', key, () => {
-        const writes = [[key, value === undefined ? value : encode(name, key, value)], ...texts(also)] as [string, string | undefined][]
+        // `key` last, as on every adapter (the store's header is its commit point), though one
+        // transaction commits all of it or nothing: no prefix of it is ever stored.
+        const writes = [...texts(also), [key, value === undefined ? value : encode(name, key, value)]] as [string, string | undefined][]
         return store(
           'readwrite',
           (s) =>

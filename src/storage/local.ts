@@ -78,8 +78,11 @@ export function localStorageStorage(options?: LocalStorageOptions): StorageAdapt
     // Read, compare and write in one synchronous run: nothing else in this tab can run in between.
     compareAndSet: (key, expected, value, also = []) =>
       attempt(name, 'compareAndSet', key, () => {
+        // `key` last: the store's header is its commit point. The loop is synchronous, but a tab
+        // that dies in it (a crash, a killed renderer) keeps what it wrote so far: then the records,
+        // which no header names yet, never a header naming records not written.
         const pairs = texts(also)
-        pairs.unshift([key, value === undefined ? null : encode(name, key, value)])
+        pairs.push([key, value === undefined ? null : encode(name, key, value)])
         if (!jsonEqual(read(key), expected)) return false
         write(pairs)
         return true

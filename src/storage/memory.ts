@@ -30,7 +30,9 @@ export function memoryStorage(): StorageAdapter {
     setMany: async (entries) => write(texts(entries)),
     deleteMany: async (keys) => write(keys.map((k) => [k, undefined])),
     compareAndSet: async (key, expected, value, also = []) => {
-      const pairs = [[key, value === undefined ? value : encode(name, key, value)], ...texts(also)] as [string, string | undefined][]
+      // `key` last, as on every adapter (the store's header is its commit point); here the whole
+      // call runs in one synchronous step, so no other code can see a part of it anyway.
+      const pairs = [...texts(also), [key, value === undefined ? value : encode(name, key, value)]] as [string, string | undefined][]
       if (!jsonEqual(read(key), expected)) return false
       write(pairs)
       return true

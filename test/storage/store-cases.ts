@@ -13,12 +13,19 @@ import { encodeKey, namespaced, type StorageAdapter } from '../../src/storage/ad
 import { createContextStore, type ContextStore, type ContextStoreOptions } from '../../src/storage/store.js'
 import { runCases, type Case, type CaseResult } from './conformance.js'
 import { faulty } from './faulty.js'
-import { addTurns, counting, gated, message, ok, rejects, runtime, same, sample } from './store-helpers.js'
+import { memoryStorage } from '../../src/storage/memory.js'
+import { addTurns, canon, counting, gated, message, ok, rejects, runtime, same, sample, type BackendWrite } from './store-helpers.js'
 
 /** How a runner provides adapters to the cases. */
 export interface StoreHarness {
   /** A fresh adapter over an empty backend. */
   make(): Promise<StorageAdapter>
+  /**
+   * A fresh adapter over an empty backend, and the log of the writes the backend itself receives, in
+   * the order it receives them (inside a compare-and-set too). Absent where the runner cannot see
+   * them: the memory adapter's compare-and-set is one synchronous step, no part of it ever visible.
+   */
+  recorded?(): Promise<{ adapter: StorageAdapter; log: BackendWrite[] }>
 }
 
 /** One store case: throws on failure, resolves a string to be reported as skipped for that reason. */
@@ -496,6 +503,71 @@ export const storeCases: StoreCase[] = [
           addTurns(ctx, 1, 'after')
           await s.save(ctx)
           same(await loadAll(storeOn(a, { namespace }), 'c'), ctx.toJSON(), `${what}: one more turn`)
+        }
+      }
+    },
+  },
+  {
+    name: 'a save cut after any prefix of the writes its backend received loads as the old or the new version: records first, the header last (issue 8)',
+    async run(h) {
+      if (!h.recorded) return 'this runner cannot see the writes the backend receives'
+      const scenarios: { name: string; base(id: string): Context; saved: boolean; change(ctx: Context): void }[] = [
+        { name: 'first save', base: (id) => sample(id, 3, 40), saved: false, change: () => {} },
+        {
+          name: 'two turns and a full chunk',
+          base: (id) => sample(id, 40, 60),
+          saved: true,
+          change: (ctx) => {
+            addTurns(ctx, 2, 'new')
+            for (let i = 60; i < 70; i++) ctx.addCompletionMessage(message(i))
+          },
+        },
+        {
+          name: 'history rewritten',
+          base: (id) => sample(id, 20, 100),
+          saved: true,
+          change: (ctx) => {
+            const m = ctx.getCompletionMessages()
+            m[0] = message(0, ' (edited)')
+            ctx.setCompletionMessages(m)
+            addTurns(ctx, 1, 'new')
+          },
+        },
+      ]
+      for (const sc of scenarios) {
+        const { adapter, log } = await h.recorded()
+        const s = storeOn(adapter)
+        const ctx = sc.base('c')
+        if (sc.saved) await s.save(ctx)
+        const prev = sc.saved ? await loadAll(storeOn(adapter), 'c') : undefined
+        // The backend before the save, as the adapter sees it.
+        const state: [string, Json][] = []
+        for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
+          page = await adapter.list('', { cursor })
+          const values = await Promise.all(page.keys.map((k) => adapter.get(k)))
+          page.keys.forEach((k, i) => state.push([k, values[i]!]))
+        }
+        sc.change(ctx)
+        log.length = 0
+        await s.save(ctx)
+        const writes = log.slice()
+        const next = await loadAll(storeOn(adapter), 'c')
+        same(next, ctx.toJSON(), `${sc.name}: the new version`)
+        const shown = writes.map(([k, v]) => (v === undefined ? '-' : '') + k.replace(/\/d\/c\/[^/]+\//, '/d/c/…/'))
+        const header = writes.findIndex(([k, v]) => k === `agentctx/${H('c')}` && v !== undefined)
+        ok(header >= 0 && writes.slice(header + 1).every(([, v]) => v === undefined), `${sc.name}: the header is written last (only deletes after it): ${shown}`)
+        // Every prefix, replayed onto a copy of the backend before the save.
+        for (let k = 0; k <= writes.length; k++) {
+          const copy = memoryStorage()
+          await copy.setMany!(state)
+          for (const [key, v] of writes.slice(0, k)) await (v === undefined ? copy.delete(key) : copy.set(key, v))
+          let got: unknown
+          try {
+            got = await loadAll(storeOn(copy), 'c')
+          } catch (e) {
+            throw new Error(`${sc.name}: cut after ${k} of the writes ${shown}: load failed: ${String(e)}`)
+          }
+          ok(canon(got) === canon(prev) || canon(got) === canon(next), `${sc.name}: cut after ${k} of the writes ${shown}: neither version`)
         }
       }
     },

@@ -8,6 +8,22 @@ import type { Json } from '../../src/state/json.js'
 import type { CompletionMessage } from '../../src/state/messages.js'
 import type { StorageAdapter } from '../../src/storage/adapter.js'
 
+/** A write a backend itself received, as the adapter's key and value (`undefined`: a delete). */
+export type BackendWrite = [key: string, value: Json | undefined]
+
+/**
+ * `inner` logging each entry of its `set`, `delete`, `setMany` and `deleteMany` calls into `log`, in
+ * order: what its backend receives when each call applies synchronously in entry order (memory).
+ */
+export function recordingCalls(inner: StorageAdapter, log: BackendWrite[]): StorageAdapter {
+  const self = { ...inner }
+  self.set = (k, v) => (log.push([k, v]), inner.set(k, v))
+  self.delete = (k) => (log.push([k, undefined]), inner.delete(k))
+  if (inner.setMany) self.setMany = (entries) => (log.push(...entries), inner.setMany!(entries))
+  if (inner.deleteMany) self.deleteMany = (keys) => (log.push(...keys.map((k): BackendWrite => [k, undefined])), inner.deleteMany!(keys))
+  return self
+}
+
 /** What a `counting` adapter saw since its last `reset()`. */
 export interface Counts {
   /** Records read: 1 per `get`, 1 per key of `getMany`. */

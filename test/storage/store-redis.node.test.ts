@@ -1,5 +1,7 @@
 import { unstorageStorage } from '../../src/storage/unstorage.js'
+import { recordingUnstorage } from './recorders.js'
 import { redisFixture } from './redis.js'
+import type { BackendWrite } from './store-helpers.js'
 import { storeSuite } from './store-run.js'
 
 // The context store on unstorage's Redis driver against a real redis-server this file starts and stops.
@@ -11,6 +13,11 @@ storeSuite(
     make: async () => {
       await client().flushdb()
       return unstorageStorage(storage(), { consistency: 'strong' })
+    },
+    recorded: async () => {
+      await client().flushdb()
+      const log: BackendWrite[] = []
+      return { adapter: unstorageStorage(recordingUnstorage(storage(), log), { consistency: 'strong' }), log }
     },
   },
   missing,

@@ -5,7 +5,8 @@ import { indexedDBStorage } from '../../src/storage/indexeddb.js'
 import { localStorageStorage } from '../../src/storage/local.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore, type ContextChange } from '../../src/storage/store.js'
-import { addTurns, sample } from './store-helpers.js'
+import { recordingWebStorage } from './recorders.js'
+import { addTurns, sample, type BackendWrite } from './store-helpers.js'
 import { storeSuite } from './store-run.js'
 
 // The context store on IndexedDB and localStorage in real Chromium, and its BroadcastChannel.
@@ -15,8 +16,40 @@ afterAll(() => {
   for (let i = localStorage.length - 1; i >= 0; i--) if (localStorage.key(i)?.startsWith(run)) localStorage.removeItem(localStorage.key(i)!)
 })
 
-storeSuite('indexedDB', { make: async () => indexedDBStorage({ dbName: `${run}-${n++}` }) })
-storeSuite('localStorage', { make: async () => localStorageStorage({ prefix: `${run}/${n++}/` }) })
+// The writes IndexedDB receives, by database name: idb-keyval writes with `put(value, key)` and
+// `delete(key)` on an object store, patched here to log them first.
+const idbLogs = new Map<string, BackendWrite[]>()
+const { put, delete: del } = IDBObjectStore.prototype
+IDBObjectStore.prototype.put = function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+  idbLogs.get(this.transaction.db.name)?.push([key as string, JSON.parse(value as string)])
+  return put.call(this, value, key)
+}
+IDBObjectStore.prototype.delete = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+  idbLogs.get(this.transaction.db.name)?.push([key as string, undefined])
+  return del.call(this, key)
+}
+afterAll(() => {
+  IDBObjectStore.prototype.put = put
+  IDBObjectStore.prototype.delete = del
+})
+
+storeSuite('indexedDB', {
+  make: async () => indexedDBStorage({ dbName: `${run}-${n++}` }),
+  recorded: async () => {
+    const dbName = `${run}-${n++}`
+    const log: BackendWrite[] = []
+    idbLogs.set(dbName, log)
+    return { adapter: indexedDBStorage({ dbName }), log }
+  },
+})
+storeSuite('localStorage', {
+  make: async () => localStorageStorage({ prefix: `${run}/${n++}/` }),
+  recorded: async () => {
+    const prefix = `${run}/${n++}/`
+    const log: BackendWrite[] = []
+    return { adapter: localStorageStorage({ prefix, storage: recordingWebStorage(localStorage, prefix, log) }), log }
+  },
+})
 
 describe('context store across tabs (two IndexedDB connections)', () => {
   it('a second tab saving from the same version gets a ContextConflictError, and its retry keeps both', async () => {

@@ -4,15 +4,28 @@ import { Context } from '../../src/context.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore } from '../../src/storage/store.js'
 import { unstorageStorage } from '../../src/storage/unstorage.js'
-import { withoutCas } from './store-helpers.js'
+import { recordingUnstorage } from './recorders.js'
+import { recordingCalls, withoutCas, type BackendWrite } from './store-helpers.js'
 import { storeSuite } from './store-run.js'
 
 // The context store on the memory adapter and on unstorage's memory driver (no compareAndSet), in
 // Node and in Chromium. store.browser.test.ts runs it on IndexedDB and localStorage,
 // store-workerd.node.test.ts on Workers KV and Durable Objects, store-redis.node.test.ts on Redis.
 storeSuite('memory', { make: async () => memoryStorage() })
-storeSuite('memory without compareAndSet', { make: async () => withoutCas(memoryStorage()) })
-storeSuite('unstorage (memory driver)', { make: async () => unstorageStorage(createStorage(), { consistency: 'strong' }) })
+storeSuite('memory without compareAndSet', {
+  make: async () => withoutCas(memoryStorage()),
+  recorded: async () => {
+    const log: BackendWrite[] = []
+    return { adapter: recordingCalls(withoutCas(memoryStorage()), log), log }
+  },
+})
+storeSuite('unstorage (memory driver)', {
+  make: async () => unstorageStorage(createStorage(), { consistency: 'strong' }),
+  recorded: async () => {
+    const log: BackendWrite[] = []
+    return { adapter: unstorageStorage(recordingUnstorage(createStorage(), log), { consistency: 'strong' }), log }
+  },
+})
 
 describe('createContextStore', () => {
   it('subscribe without a channel returns a no-op unsubscribe', () => {
