@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Context } from '../../src/context.js'
 import { ValidationError } from '../../src/errors.js'
@@ -174,6 +175,63 @@ describe('Turns', () => {
     }).toThrow(TypeError)
     expect(ctx.lastRequest.text).toBe('hi')
     expect(ctx.toJSON().turns[1]!.request).toEqual({ text: 'hi', extra: { n: 1 } })
+  })
+})
+
+describe('Turns: order of loaded ids (two arrays, both ends O(1))', () => {
+  const rec = (id: number, tag: string) => ({ id, request: { text: `${tag}${id}` } })
+
+  it('older pages below the loaded ids, newer turns above, and a gap filled between, stay in ascending order', () => {
+    const turns = new Turns()
+    turns.load([500, 501, 505].map((id) => rec(id, 'a')))
+    turns.load([400, 499, 450].map((id) => rec(id, 'b'))) // a page below, unsorted
+    turns.load([rec(300, 'c')])
+    turns.currentTurnId = 506
+    turns.set('request', { text: 'now' })
+    turns.load([rec(502, 'd'), rec(350, 'd'), rec(600, 'd')]) // between, between, above
+    expect(turns.records().map((r) => r.id)).toEqual([300, 350, 400, 450, 499, 500, 501, 502, 505, 506, 600])
+    expect(turns.first()).toBe(300)
+    expect(turns.lastWith('request')?.id).toBe(600)
+  })
+
+  it('a duplicate id replaces the record in place: within one batch the last wins, and the id appears once', () => {
+    const turns = new Turns()
+    turns.load([rec(5, 'a'), rec(3, 'a'), rec(5, 'b')])
+    turns.load([rec(3, 'c'), rec(1, 'c'), rec(1, 'd')])
+    expect(turns.records()).toEqual([rec(1, 'd'), rec(3, 'c'), rec(5, 'b')])
+  })
+
+  it('property: any sequence of loads and sets gives the ids ascending and once, each with its last record', () => {
+    const batch = fc.array(fc.nat(300), { maxLength: 40 })
+    const step = fc.oneof(
+      batch.map((ids) => ({ load: ids })),
+      // A page of 100 consecutive ids below some point, as a store's loader returns it (descending start).
+      fc.nat(300).map((end) => ({ load: Array.from({ length: 100 }, (_, i) => end - i).filter((id) => id >= 0 && id % 7 !== 3) })),
+      fc.nat(300).map((id) => ({ set: id })),
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 20 }), (steps) => {
+        const turns = new Turns()
+        const model = new Map<number, string>()
+        steps.forEach((s, n) => {
+          if ('set' in s) {
+            // set() writes the current turn; ids only grow in a context, but Turns takes any.
+            turns.currentTurnId = s.set
+            turns.set('request', { text: `s${n}` })
+            model.set(s.set, `s${n}`)
+          } else {
+            turns.load(s.load.map((id) => rec(id, `l${n}:`)))
+            for (const id of s.load) model.set(id, `l${n}:${id}`)
+          }
+        })
+        const ids = [...model.keys()].sort((a, b) => a - b)
+        expect(turns.records().map((r) => r.id)).toEqual(ids)
+        expect(turns.records().map((r) => r.request?.text)).toEqual(ids.map((id) => model.get(id)))
+        expect(turns.first()).toBe(ids[0])
+        expect(turns.lastWith('request')?.id).toBe(ids.at(-1))
+      }),
+      { numRuns: 300 },
+    )
   })
 })
 
