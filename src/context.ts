@@ -4,7 +4,7 @@ import { Cache, type CacheSetOptions, type EntityType } from './state/cache.js'
 import { cloneJson, deepFreeze, toJson, type Json, type JsonObject, type Widen } from './state/json.js'
 import { CompletionMessageSchema, type CompletionMessage } from './state/messages.js'
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
-import { toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
+import { MAX_TURN_ID, toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
 import { parse, unknownKey } from './state/validate.js'
 import type { ContextInput, TokenCounter } from './llm/types.js'
 import { checkOptions, defined, overlayRouting, type ChatOptions, type ChatResult, type ExecutionRequest, type ExecutionResponse } from './llm/executor.js'
@@ -400,6 +400,9 @@ export class Context {
   /** Starts a new turn with a request (a string is shorthand for `{ text }`). Clears the service states of the turn before. */
   addRequest(request: string | TurnMessage): void {
     const message = toTurnMessage(request, 'request')
+    if (this.#turns.currentTurnId >= MAX_TURN_ID) {
+      throw new ContextError('too_large', `addRequest: turn ${MAX_TURN_ID} is the last one (a store keys turn ids in 10 digits)`, { path: 'currentTurnId' })
+    }
     this.#turns.currentTurnId++
     this.#turns.set('request', message)
     this.#frameworkData.serviceStates = {}

@@ -7,7 +7,7 @@ import type { TestRecord } from '../testing/tests.js'
 import { CacheEntrySchema, type CacheEntry } from './cache.js'
 import type { Json, JsonObject } from './json.js'
 import { CompletionMessageSchema, type CompletionMessage } from './messages.js'
-import { TurnRecordSchema, type TurnRecord } from './turns.js'
+import { TurnIdSchema, TurnRecordSchema, type TurnRecord } from './turns.js'
 import { int, JsonRecord, JsonValue, nonEmpty, parse, range, record } from './validate.js'
 
 /** The serialized format version this build writes. `fromJSON` refuses any other. */
@@ -62,7 +62,7 @@ const contextStateSchema = v.strictObject({
   data: JsonRecord,
   cache: record(CacheEntrySchema),
   messages: v.array(CompletionMessageSchema),
-  currentTurnId: int(0),
+  currentTurnId: TurnIdSchema,
   turns: v.pipe(
     v.array(TurnRecordSchema),
     v.check((turns) => turns.every((t, i) => i === 0 || t.id > turns[i - 1]!.id), 'turn ids must be strictly ascending'),

@@ -21,9 +21,20 @@ export const TurnMessageSchema = v.pipe(
 /** A request or response: `{ text?, ...any JSON }`. A bare string is shorthand for `{ text }`. */
 export type TurnMessage = { text?: string; [key: string]: Json | undefined }
 
+/**
+ * The largest turn id: a store keys each sealed turn by its id in 10 digits (`t/0000000042/`), and
+ * it is far inside the integers a number holds exactly (2^53 ≈ 9.0e15). Past 2^53, `id + 1 === id`
+ * and every new turn overwrote the last; past 10 digits the keys no longer sort in turn order.
+ * At one turn a second, 317 years of conversation.
+ */
+export const MAX_TURN_ID = 9_999_999_999
+
+/** Schema of a turn id: an integer from 0 to `MAX_TURN_ID`. */
+export const TurnIdSchema = v.pipe(int(0), v.maxValue(MAX_TURN_ID, `must be <= ${MAX_TURN_ID}`))
+
 /** Schema of one stored turn: what happened at one turn id. */
 export const TurnRecordSchema = v.strictObject({
-  id: int(0),
+  id: TurnIdSchema,
   label: v.optional(NodeLabelSchema),
   request: v.optional(TurnMessageSchema),
   response: v.optional(TurnMessageSchema),

@@ -245,7 +245,8 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     const full = encodeKey([namespace]) + key
     return new ContextError('invalid_state', `record ${JSON.stringify(full)}: ${problem}`, { path: full })
   }
-  const isInt = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min
+  // Safe integers only: past 2^53, n + 1 === n.
+  const isInt = (n: unknown, min: number) => Number.isSafeInteger(n) && (n as number) >= min
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v == 'object' && v !== null && !Array.isArray(v)
   // Each save adds at most 2 entries, each leaves after `KEEP` + 1 saves: 64 is far past a real list.
   const isRetired = (old: unknown) =>
@@ -262,6 +263,9 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       (h.stamp !== undefined && typeof h.stamp !== 'string') ||
       typeof h.epoch !== 'string' ||
       !isInt(h.sealed, -1) ||
+      // Sealed turns are below the current one (`write` seals up to currentTurnId - 1): a header
+      // claiming 2^40 is refused here, before any turn is read.
+      (typeof h.state?.currentTurnId === 'number' && h.sealed! >= h.state.currentTurnId) ||
       !Array.isArray(h.tail) ||
       !isObject(h.msg) ||
       !isInt(h.msg.gen, 0) ||
@@ -277,6 +281,26 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       throw corrupt(key, `not a format 1 header of context ${JSON.stringify(id)}`)
     }
     return h as Header
+  }
+
+  /**
+   * The `n` message chunks of generation `gen` and their keys, read in pages of 64, 128, 256, …
+   * chunks (one round trip up to 2,048 messages, four for 20,000), each checked before the next page
+   * is asked for: a header claiming 2^20 chunks that are not there is refused after 64 reads, where
+   * one read of all 2^20 keys spun 2-4 s before the first check.
+   */
+  async function readChunks(meta: Meta, gen: number, n: number): Promise<[CompletionMessage[], string[]]> {
+    const messages: CompletionMessage[] = []
+    const keys: string[] = []
+    for (let from = 0, size = 64; from < n; from += size, size *= 2) {
+      const page = range(from, Math.min(n, from + size)).map((k) => chunkKey(meta, gen, k))
+      ;(await batchGet(db, page)).forEach((chunk, i) => {
+        if (!Array.isArray(chunk) || chunk.length !== CHUNK) throw corrupt(page[i]!, `not a chunk of ${CHUNK} messages`)
+        for (const m of chunk) messages.push(m as unknown as CompletionMessage)
+      })
+      keys.push(...page)
+    }
+    return [messages, keys]
   }
 
   /** Turn records read at `ids` (absent ones skipped: ids may have gaps), each checked to be the turn of its key. */
@@ -304,18 +328,11 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   /** The context `header` (just read and checked by `readHeader`) describes, with its records. */
   async function build(id: string, header: Header, runtime: ContextRuntime | undefined): Promise<Context> {
     const meta: Meta = { id, epoch: header.epoch, header, queue: Promise.resolve() }
-    const { gen, chunks, tail } = header.msg
-    const chunkKeys = range(0, chunks).map((k) => chunkKey(meta, gen, k))
-    const [[turns, turnKeys], values] = await Promise.all([
+    const [[turns, turnKeys], [messages, chunkKeys]] = await Promise.all([
       readTurns(meta, range(Math.max(0, header.sealed - recentTurns + 1), header.sealed + 1)),
-      batchGet(db, chunkKeys),
+      readChunks(meta, header.msg.gen, header.msg.chunks),
     ])
-    const messages: CompletionMessage[] = []
-    values.forEach((chunk, k) => {
-      if (!Array.isArray(chunk) || chunk.length !== CHUNK) throw corrupt(chunkKeys[k]!, `not a chunk of ${CHUNK} messages`)
-      messages.push(...(chunk as unknown as CompletionMessage[]))
-    })
-    messages.push(...tail)
+    messages.push(...header.msg.tail)
     let ctx: Context
     try {
       // The same validation as fromJSON; a failure names the record that holds the bad value.

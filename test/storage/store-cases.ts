@@ -785,6 +785,53 @@ export const storeCases: StoreCase[] = [
     },
   },
   {
+    name: 'hostile headers are refused before they cost: 2^20 message chunks after 64 chunk reads, sealed 2^40 and currentTurnId 2^53 by a typed error (issue 8)',
+    async run(h) {
+      const a = await h.make()
+      const raw = namespaced(a, 'agentctx')
+      const s = storeOn(a)
+      const edit = async (id: string, change: (v: JsonObject & { msg: JsonObject; state: JsonObject }) => void) => {
+        const v = (await raw.get(H(id))) as JsonObject & { msg: JsonObject; state: JsonObject }
+        change(v)
+        await raw.set(H(id), v)
+      }
+      /** Loads `id` through a counting adapter; the ContextError and the records read. */
+      const refused = async (id: string, what: string) => {
+        const c = counting(a)
+        const e = await rejects(storeOn(c, { recentTurns: 0 }).load(id), what)
+        ok(e.code === 'invalid_state', `${what}: code ${e.code}`)
+        return [e, c.counts.reads] as const
+      }
+      // A header claiming 2^20 chunks (32 Mi messages) of which 2 exist: one read of every key spun
+      // 2-4 s; now pages of 64, 128, … stop at chunk 2, the first missing one.
+      await s.save(sample('chunks', 5, 70))
+      await edit('chunks', (v) => (v.msg.chunks = 2 ** 20))
+      const [e, reads] = await refused('chunks', '2^20 chunks')
+      ok(/\/m\/0\/0000000002\/$/.test(e.path ?? '') && e.message.includes('not a chunk of 32 messages'), `names the first missing chunk: ${e.message}`)
+      ok(reads <= 1 + 64, `the header and one page of 64 chunks read, not 2^20: ${reads}`)
+      // Turn ids: the header alone, or with its 2 chunks, before a typed error naming the header.
+      const cases: [string, (v: JsonObject & { msg: JsonObject; state: JsonObject }) => void, number][] = [
+        ['sealed 2^40', (v) => (v.sealed = 2 ** 40), 1],
+        ['sealed at the current turn', (v) => (v.sealed = v.state.currentTurnId as number), 1],
+        ['sealed 2^53 + 2', (v) => ((v.sealed = 2 ** 53 + 2), (v.state.currentTurnId = 2 ** 53 + 4)), 1],
+        ['currentTurnId 2^53', (v) => (v.state.currentTurnId = 2 ** 53), 3],
+        ['currentTurnId past 10 digits', (v) => (v.state.currentTurnId = 1e10), 3],
+        ['current turn id 2^53', (v) => ((v.tail as JsonObject[])[0]!.id = 2 ** 53), 3],
+        ['rev 2^60', (v) => (v.rev = 2 ** 60), 1],
+        ['generation 1e300', (v) => (v.msg.gen = 1e300), 1],
+        ['retired list too long', (v) => (v.msg.old = Array.from({ length: 65 }, (_, i) => [i + 1, 1, 1])), 1],
+      ]
+      for (const [i, [what, change, most]] of cases.entries()) {
+        const id = `ids-${i}`
+        await s.save(sample(id, 5, 70))
+        await edit(id, change)
+        const [err, n] = await refused(id, what)
+        ok(err.path === `agentctx/${H(id)}`, `${what}: names the header: ${err.path} ${err.message}`)
+        ok(n <= most, `${what}: ${n} records read, at most ${most}`)
+      }
+    },
+  },
+  {
     name: 'bad input: ids, a non-Context, recentTurns, namespace are ValidationErrors naming the field',
     async run(h) {
       const a = await h.make()
