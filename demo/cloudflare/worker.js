@@ -1,7 +1,9 @@
 // The demo agent as a Cloudflare Worker: one Durable Object per session. Every request of a session
 // reaches the same object, so the agent there sees the turn still streaming when the user speaks
 // again and interrupts it (barge-in); a stateless Worker cannot abort work another request started.
-// The session is kept in the object's own transactional storage.
+// The session is kept in the object's own transactional storage. With the secret AGENT_TOKEN set
+// (`npx wrangler secret put AGENT_TOKEN`, or AGENT_TOKEN=… in .dev.vars for `wrangler dev`), every
+// request must carry `Authorization: Bearer <token>`.
 //
 //   POST   /sessions/:id/events   a JSON event in ({"type":"text","data":{"text":"hello"}}), SSE out
 //   GET    /sessions/:id          the session's context as JSON
@@ -9,6 +11,7 @@
 import { createContextStore } from 'agentctx'
 import { createAgent } from 'agentctx/agent'
 import { durableObjectStorage } from 'agentctx/storage/durable-object'
+import { bearer } from '../shared/auth.js'
 import { createHandler } from '../shared/handler.js'
 
 const handler = createHandler({ greeting: 'Hi! I am a small agent in a Durable Object on Cloudflare. What can I do for you?' })
@@ -37,10 +40,15 @@ export default {
 
 /** One session: the agent's store is this object's storage, its turns run in this object's memory. */
 export class AgentSession {
-  /** @param {DurableObjectState} state */
-  constructor(state) {
+  /** @param {DurableObjectState} state @param {{ AGENT_TOKEN?: string }} env */
+  constructor(state, env) {
     this.state = state
-    this.agent = createAgent({ store: createContextStore(durableObjectStorage(state.storage)), handler })
+    this.agent = createAgent({
+      store: createContextStore(durableObjectStorage(state.storage)),
+      handler,
+      // Runs before the session is read or written, for every route.
+      authorize: bearer(env.AGENT_TOKEN),
+    })
   }
 
   /** @param {Request} request */

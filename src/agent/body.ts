@@ -34,6 +34,24 @@ export async function readLimited(stream: ReadableStream<Uint8Array> | null, lim
   return bytes
 }
 
+/**
+ * Reads and drops what is left of a body the answer does not need (a refusal before the body was
+ * read), up to `limit` bytes, then cancels the rest. A server must consume a request's body before
+ * its connection can carry another request; Go's net/http does the same with 256 KiB. In workerd a
+ * Durable Object that answers a forwarded request without reading its body makes the runtime log
+ * "can't read more data after a previous read didn't complete".
+ */
+export async function discard(stream: ReadableStream<Uint8Array>, limit: number): Promise<void> {
+  try {
+    const reader = stream.getReader()
+    for (let size = 0, step; !(step = await reader.read()).done; ) {
+      if ((size += step.value.byteLength) > limit) return void reader.cancel().catch(() => {})
+    }
+  } catch {
+    // a broken upload: nothing left to drop
+  }
+}
+
 // `application/json` or a structured `+json` type (`application/vnd.api+json`): neither is one of
 // the three types a page may POST cross-site without a CORS preflight (`text/plain`,
 // `application/x-www-form-urlencoded`, `multipart/form-data`), so requiring one of them means a

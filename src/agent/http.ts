@@ -2,7 +2,7 @@ import type { ContextRuntime } from '../context.js'
 import { ContextError } from '../errors.js'
 import type { ContextStore } from '../storage/store.js'
 import type { Agent } from './agent.js'
-import { isJsonType, readLimited } from './body.js'
+import { discard, isJsonType, readLimited } from './body.js'
 import { corsHeaders, preflight, type Cors } from './cors.js'
 import { ErrorEvent, EVENT_TYPE, eventFromJSON, type AgentEvent } from './events.js'
 
@@ -34,6 +34,8 @@ export interface HttpDeps {
 const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' }
 // Bodies above 1 MiB are refused, while reading: an event is a few hundred bytes.
 const MAX_BODY = 1024 * 1024
+// What is read and dropped of a refused request's body before it is cancelled (see `discard`).
+const DISCARD = 256 * 1024
 // At most 128 UTF-16 units (<= 384 UTF-8 bytes, each `/` or `%` of it stored as 3): with the store's
 // prefix and suffix (~50 bytes) every key of the session fits Workers KV's and Durable Objects' 512 bytes.
 const MAX_ID = 128
@@ -95,6 +97,13 @@ export async function handleFetch(request: Request, deps: HttpDeps, executionCon
       // a failing logger must not turn the 500 into a rejection
     }
     response = internal()
+  }
+  // A body answered without being read (a refusal: 401, 403, 405, 413, 415…) is read and dropped
+  // first, up to 256 KiB (then cancelled; at once when its declared length is over that), so that
+  // the connection can carry the next request.
+  if (request.body && !request.bodyUsed) {
+    if (Number(request.headers.get('content-length')) > DISCARD) request.body.cancel().catch(() => {})
+    else await discard(request.body, DISCARD)
   }
   const cors = Object.entries(corsHeaders(deps.cors, request))
   if (!cors.length) return response

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createAgent } from '../../src/agent/agent.js'
-import { isJsonType, readLimited } from '../../src/agent/body.js'
+import { discard, isJsonType, readLimited } from '../../src/agent/body.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore } from '../../src/storage/store.js'
 
@@ -52,6 +52,42 @@ describe('readLimited', () => {
     expect(await response.json()).toEqual({ error: { code: 'too_large', message: `the event is over ${MiB} bytes` } })
     // The Request may buffer a chunk or two of its own between the stream and the reader.
     expect(seen.pulled).toBeLessThanOrEqual(MiB + 4 * CHUNK)
+  })
+})
+
+describe('the body of a refused request', () => {
+  const agent = () => createAgent({ store: createContextStore(memoryStorage(), { channel: false }), handler: async function* () {}, authorize: () => false })
+  const post = (body: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+    new Request('http://agent.test/sessions/s/events', { method: 'POST', body, duplex: 'half', headers } as RequestInit)
+
+  it('is read and dropped up to 256 KiB, then cancelled: a refusal costs no more than that', async () => {
+    const { stream, seen } = endless()
+    const response = await agent().fetch(post(stream, { 'content-type': 'text/plain' }))
+    expect(response.status).toBe(415)
+    expect(seen.pulled).toBeLessThanOrEqual(256 * 1024 + 4 * CHUNK)
+    await expect.poll(() => seen.cancelled).toBe(true)
+    const forbidden = endless()
+    expect((await agent().fetch(post(forbidden.stream, { 'content-type': 'application/json' }))).status).toBe(403)
+    expect(forbidden.seen.pulled).toBeLessThanOrEqual(256 * 1024 + 4 * CHUNK)
+  })
+
+  // A page cannot set content-length (a forbidden header), so this runs where a server receives it.
+  it.skipIf(typeof window !== 'undefined')('is cancelled unread when its declared length is over 256 KiB', async () => {
+    const { stream, seen } = endless()
+    const response = await agent().fetch(post(stream, { 'content-type': 'application/json', 'content-length': String(300 * 1024) }))
+    expect(response.status).toBe(403)
+    await expect.poll(() => seen.cancelled).toBe(true)
+    expect(seen.pulled).toBeLessThanOrEqual(2 * CHUNK) // what the Request itself may buffer
+  })
+
+  it('discard reads a short body to its end (nothing left for the platform to hold)', async () => {
+    let pulls = 0
+    const stream = new ReadableStream<Uint8Array>(
+      { pull: (c) => (++pulls < 4 ? c.enqueue(new Uint8Array(10)) : c.close()) },
+      { highWaterMark: 0 },
+    )
+    await discard(stream, 1024)
+    expect(pulls).toBe(4)
   })
 })
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundle, demoConversation, readToml, root } from './demos.js'
+import { bundle, demoAuthorization, demoConversation, readToml, root } from './demos.js'
 import { CONDITIONS } from '../storage/miniflare.js'
 
 // demo/cloudflare as `wrangler dev` runs it: its wrangler.toml read for the entry, the compatibility
@@ -19,22 +19,28 @@ const config = readToml(readFileSync(resolve(dir, 'wrangler.toml'), 'utf8')) as 
   migrations?: { tag: string; new_classes?: string[]; new_sqlite_classes?: string[] }[]
 }
 let mf: Miniflare
+// The same Worker deployed with the secret AGENT_TOKEN set.
+let guarded: Miniflare
+const TOKEN = 'demo-token-5f2a9c'
 
 beforeAll(async () => {
   const sqlite = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []))
   const durableObjects = Object.fromEntries((config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: sqlite.has(b.class_name) }]))
-  mf = new Miniflare({
+  const worker = {
     modules: true,
     script: await bundle({ entryPoints: [resolve(dir, config.main ?? 'missing main')], format: 'esm', conditions: CONDITIONS.workerd }),
     compatibilityDate: config.compatibility_date!,
     compatibilityFlags: config.compatibility_flags ?? [],
     durableObjects,
-  })
-  await mf.ready
+  }
+  mf = new Miniflare(worker)
+  guarded = new Miniflare({ ...worker, bindings: { AGENT_TOKEN: TOKEN } })
+  await Promise.all([mf.ready, guarded.ready])
 }, 60_000)
 
 afterAll(async () => {
   await mf?.dispose()
+  await guarded?.dispose()
 })
 
 describe('demo/cloudflare: wrangler.toml', () => {
@@ -49,6 +55,10 @@ describe('demo/cloudflare: wrangler.toml', () => {
 describe('demo/cloudflare: the Worker in workerd, a Durable Object per session', () => {
   demoConversation('Hi! I am a small agent in a Durable Object on Cloudflare. What can I do for you?', () => (path, init) =>
     mf.dispatchFetch(`http://demo.test${path}`, init as never) as unknown as Promise<Response>,
+  )
+
+  demoAuthorization(TOKEN, 'Hi! I am a small agent in a Durable Object on Cloudflare. What can I do for you?', () => (path, init) =>
+    guarded.dispatchFetch(`http://demo.test${path}`, init as never) as unknown as Promise<Response>,
   )
 
   it('answers a path outside /sessions/ with a JSON 404 that says what to try', async () => {

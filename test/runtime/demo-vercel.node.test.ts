@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundle, demoConversation, root } from './demos.js'
+import { bundle, demoAuthorization, demoConversation, root } from './demos.js'
 import { CONDITIONS } from '../storage/miniflare.js'
 
 // demo/vercel/api/agent.js as an Edge Function in Vercel's edge-runtime VM (web APIs only), served
@@ -15,6 +15,9 @@ import { CONDITIONS } from '../storage/miniflare.js'
 const dir = resolve(root, 'demo/vercel')
 const vercel = JSON.parse(readFileSync(resolve(dir, 'vercel.json'), 'utf8')) as { rewrites?: { source: string; destination: string }[] }
 let server: Awaited<ReturnType<typeof runServer>>
+// The same function deployed with the environment variable AGENT_TOKEN set.
+let guarded: Awaited<ReturnType<typeof runServer>>
+const TOKEN = 'demo-token-5f2a9c'
 
 const wrapper = `
 import handler, { config } from ${JSON.stringify(resolve(dir, 'api/agent.js'))}
@@ -25,10 +28,14 @@ addEventListener('fetch', (event) => event.respondWith(handler(event.request, { 
 beforeAll(async () => {
   const code = await bundle({ stdin: { contents: wrapper, resolveDir: dir, sourcefile: 'edge-wrapper.js' }, format: 'iife', conditions: CONDITIONS.edge })
   server = await runServer({ runtime: new EdgeRuntime({ initialCode: code }), host: '127.0.0.1', port: 0 })
+  // Vercel gives an Edge Function its environment variables as `process.env`.
+  const runtime = new EdgeRuntime({ initialCode: code, extend: (context) => Object.assign(context, { process: { env: { AGENT_TOKEN: TOKEN } } }) })
+  guarded = await runServer({ runtime, host: '127.0.0.1', port: 0 })
 }, 60_000)
 
 afterAll(async () => {
   await server?.close()
+  await guarded?.close()
 })
 
 /** vercel.json's rewrite of `path` (`:name` matches one segment), or undefined when no rule matches. */
@@ -54,6 +61,7 @@ describe('demo/vercel: vercel.json', () => {
 
 describe('demo/vercel: the Edge Function in edge-runtime, reached at the original path', () => {
   demoConversation('Hi! I am a small agent in a Vercel Edge Function. What can I do for you?', () => at)
+  demoAuthorization(TOKEN, 'Hi! I am a small agent in a Vercel Edge Function. What can I do for you?', () => (path, init) => fetch(`${guarded.url.replace(/\/$/, '')}${path}`, init))
 })
 
 describe("demo/vercel: the Edge Function in edge-runtime, reached at the rewrite's destination", () => {

@@ -89,6 +89,7 @@ export type DemoFetch = (path: string, init?: RequestInit) => Promise<Response>
 
 const texts = (events: EventJSON[]) => events.map((e) => e.data.text)
 let sessions = 0
+const session = () => `demo-${Date.now().toString(36)}-${sessions++}`
 
 /**
  * The demo agent's conversation (demo/shared/handler.js), over HTTP and SSE as a client holds it:
@@ -108,7 +109,6 @@ export function demoConversation(greeting: string, demoFetch: () => DemoFetch): 
       turns: { id: number; request?: { text?: string }; response?: { text?: string; interrupted?: boolean; events: EventJSON[] } }[]
     }
   }
-  const session = () => `demo-${Date.now().toString(36)}-${sessions++}`
 
   it('greets a new session, remembers a name, and runs the order in the background', async () => {
     const id = session()
@@ -159,5 +159,35 @@ export function demoConversation(greeting: string, demoFetch: () => DemoFetch): 
     const gone = await demoFetch()(`/sessions/${id}`)
     expect(gone.status).toBe(404)
     expect(((await gone.json()) as { error: { code: string } }).error.code).toBe('not_found')
+  })
+}
+
+/**
+ * A demo deployed with `AGENT_TOKEN` set (demo/shared/auth.js): every route refuses a request
+ * without the bearer token (401 with `WWW-Authenticate: Bearer`) or with a wrong one (403), before
+ * the session is touched; with the token the conversation works. `greeting` is what it says first.
+ */
+export function demoAuthorization(token: string, greeting: string, demoFetch: () => DemoFetch): void {
+  it('with AGENT_TOKEN set: 401 without the bearer token, 403 with a wrong one, on every route; the token opens them', async () => {
+    const id = session()
+    const event: RequestInit = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'text', data: { text: 'hello' } }) }
+    const as = (init: RequestInit, authorization?: string): RequestInit => ({ ...init, headers: { ...(init.headers as Record<string, string>), ...(authorization && { authorization }) } })
+    const routes: [string, RequestInit][] = [
+      [`/sessions/${id}/events`, event],
+      [`/sessions/${id}`, {}],
+      [`/sessions/${id}`, { method: 'DELETE' }],
+    ]
+    for (const [authorization, status] of [[undefined, 401], [`Basic ${token}`, 401], ['Bearer wrong', 403], [`Bearer ${token}x`, 403]] as const) {
+      for (const [path, init] of routes) {
+        const response = await demoFetch()(path, as(init, authorization))
+        expect([path, init.method, authorization, response.status]).toEqual([path, init.method, authorization, status])
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe(status === 401 ? 'unauthorized' : 'forbidden')
+        if (status === 401) expect(response.headers.get('www-authenticate')).toBe('Bearer')
+      }
+    }
+    const bearer = `Bearer ${token}`
+    expect(texts(await readSSE(await demoFetch()(`/sessions/${id}/events`, as(event, bearer))))).toEqual([greeting, 'You said “hello”. I only know a few tricks.'])
+    expect((await demoFetch()(`/sessions/${id}`, as({}, bearer))).status).toBe(200)
+    expect((await demoFetch()(`/sessions/${id}`, as({ method: 'DELETE' }, bearer))).status).toBe(204)
   })
 }

@@ -8,6 +8,7 @@ import { createAgent } from 'agentctx/agent'
 import { unstorageStorage } from 'agentctx/storage/unstorage'
 import { createStorage } from 'unstorage'
 import memoryDriver from 'unstorage/drivers/memory'
+import { bearer } from '../../shared/auth.js'
 import { createHandler } from '../../shared/handler.js'
 
 export const config = { runtime: 'edge' }
@@ -26,6 +27,9 @@ const storage = createStorage({ driver: memoryDriver() })
 const agent = createAgent({
   store: createContextStore(unstorageStorage(storage, { consistency: 'strong' })),
   handler: createHandler({ greeting: 'Hi! I am a small agent in a Vercel Edge Function. What can I do for you?' }),
+  // With the environment variable AGENT_TOKEN set (the project's settings, or `vercel env add`),
+  // every request must carry `Authorization: Bearer <token>`; it runs before the session is touched.
+  authorize: bearer(globalThis.process?.env?.AGENT_TOKEN),
 })
 
 /**
