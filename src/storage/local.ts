@@ -71,6 +71,8 @@ export function localStorageStorage(options?: LocalStorageOptions): StorageAdapt
     get: (key) => attempt(name, 'get', key, () => read(key)),
     set: (key, value) => attempt(name, 'set', key, () => write(texts([[key, value]]))),
     delete: (key) => attempt(name, 'delete', key, () => write([[key, null]])),
+    // localStorage has no ordered or prefix access: each page scans every key of the origin (at most
+    // a few tens of thousands: the quota is 5 MiB) and sorts the ones under the prefix.
     list: (prefix, options) => attempt(name, 'list', prefix, () => pageOf(keys(), prefix, options)),
     getMany: (keys) => attempt(name, 'getMany', keys, () => keys.map(read)),
     setMany: (entries) => attempt(name, 'setMany', keysOf(entries), () => write(texts(entries))),

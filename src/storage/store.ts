@@ -40,6 +40,13 @@ const CHUNK = 32
  */
 const registry = new WeakMap<StorageAdapter, Record<string, WeakMap<Context, Meta>>>()
 const pad = (n: number) => String(n).padStart(10, '0')
+/**
+ * Most keys `delete` names from a header's layout (2^20, about 10× the 100,000 turns the costs are
+ * measured at). Turn ids may have gaps (`fromJSON` takes any ascending ids), so the layout costs
+ * O(sealed), not O(records): past this bound, or for a hostile header claiming 2^53 turns, only the
+ * listing sweep runs, which costs what exists.
+ */
+const LAYOUT = 2 ** 20
 
 /** The header record. */
 interface Header {
@@ -496,8 +503,17 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       if (header === undefined) return
       await db.delete(headerKey(id))
       bus()?.postMessage({ id, rev: undefined } satisfies ContextChange)
-      // `d/<id>/` never matches `d/<id>0/` nor `d/<id>%2Fx/` (see encodeKey); only the deleted epoch,
-      // so a context created again meanwhile (a new epoch) keeps its records.
+      if (header && header.sealed + header.msg.chunks < LAYOUT) {
+        // By the layout the header names first (turns 0..sealed, the chunks of its generation), 1,000
+        // keys a batch, no listing: an eventually consistent listing (Workers KV, up to 60 s) misses
+        // recent records, and one that scans (localStorage, unstorage) would scan once per page.
+        const m = { id, epoch: header.epoch } as Meta
+        const keys = [...range(0, header.sealed + 1).map((t) => turnKey(m, t)), ...range(0, header.msg.chunks).map((k) => chunkKey(m, header.msg.gen, k))]
+        for (let i = 0; i < keys.length; i += 1000) await batchDelete(db, keys.slice(i, i + 1000))
+      }
+      // Then one sweep for what the layout does not name: other message generations, turns of a save
+      // that died before its header. `d/<id>/` never matches `d/<id>0/` nor `d/<id>%2Fx/` (see
+      // encodeKey); only the deleted epoch, so a context created again meanwhile (a new epoch) keeps its records.
       const prefix = encodeKey(header ? ['d', id, header.epoch] : ['d', id])
       for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
         page = await db.list(prefix, { cursor })

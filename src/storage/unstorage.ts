@@ -59,6 +59,7 @@ export function unstorageStorage(storage: UnstorageLike, options?: UnstorageOpti
           const key = fromItemKey(k)
           if (key !== undefined) keys.push(key)
         }
+        // One getKeys per page: a driver lists by base at best (Redis: SCAN MATCH over the whole keyspace).
         return pageOf(keys, prefix, options)
       }),
     getMany: (keys) => attempt(name, 'getMany', keys, () => Promise.all(keys.map(read))),

@@ -433,6 +433,92 @@ export const cases: Case[] = [
       }
     },
   },
+  // ---- list: prefixes, cursors, limits and writes between pages (issue 8: list costs what it returns) ----
+  {
+    name: 'list: keys that share a prefix stop exactly at its boundary',
+    async run(h) {
+      const a = await h.make()
+      // Neighbours on both sides of 'p/a/': the prefix itself, shorter and longer look-alikes, the
+      // next code unit after '/' ('0'), one before it ('.'), and '~' past every letter.
+      const keys = ['p/a', 'p/a/', 'p/a/0', 'p/a/b', 'p/a/b/c', 'p/a/~', 'p/a.', 'p/a0', 'p/a0/x', 'p/b', 'p/', 'p', 'o/a/b', 'q/a/b']
+      await batchSet(a, keys.map((k, i): [string, Json] => [k, i]))
+      const under = (prefix: string) => sorted(keys.filter((k) => k.startsWith(prefix)))
+      for (const prefix of ['p/a/', 'p/a', 'p/a/b', 'p/', 'p', 'o/', 'q/a/b', 'p/a/b/c/', 'p/a/~']) {
+        same(await listAll(a, prefix), under(prefix), `list(${JSON.stringify(prefix)})`)
+        same(await listAll(a, prefix, 1), under(prefix), `list(${JSON.stringify(prefix)}) one key a page`)
+      }
+      same(await listAll(a, '', 3), sorted(keys), "list('') in pages of 3")
+    },
+  },
+  {
+    name: 'list: each page holds at most limit keys, the cursor continues after it, the last page has none',
+    async run(h) {
+      const a = await h.make()
+      const keys = Array.from({ length: 1003 }, (_, i) => `lim/${String(i).padStart(4, '0')}`)
+      await batchSet(a, [...keys.map((k, i): [string, Json] => [k, i]), ['lil', 0], ['lin', 0]])
+      for (const limit of [1, 2, 500, 1000, 1001]) {
+        const first = await a.list('lim/', { limit })
+        ok(first.keys.length <= Math.min(limit, 1000), `limit ${limit}: a page of ${first.keys.length} keys`)
+        ok(first.keys.length > 0 && first.cursor, `limit ${limit}: a first page with a cursor`)
+        same(first.keys, keys.slice(0, first.keys.length), `limit ${limit}: first page`)
+        // Whole walks only with big pages: localStorage and unstorage scan every key per page (see their docs).
+        if (limit >= 500) same(await listAll(a, 'lim/', limit), keys, `limit ${limit}: every key once, in order`)
+      }
+      const exact = await listAll(a, 'lim/0', 1000)
+      same(exact, keys.slice(0, 1000), 'a prefix holding exactly one full page')
+    },
+  },
+  {
+    name: 'list: deleting each page before asking for the next deletes everything (the store deletes a context this way)',
+    async run(h) {
+      const a = await h.make()
+      const keys = Array.from({ length: 300 }, (_, i) => `sweep/${String(i).padStart(3, '0')}`)
+      const others = ['swee', 'sweep', 'sweep0', 'sweeq/1']
+      await batchSet(a, [...keys, ...others].map((k): [string, Json] => [k, 1]))
+      const seen: string[] = []
+      for (let cursor: string | undefined, page, n = 0; (!page || cursor) && n < 100; cursor = page.cursor, n++) {
+        page = await a.list('sweep/', { cursor, limit: 70 })
+        seen.push(...page.keys)
+        await batchDelete(a, page.keys)
+      }
+      if (a.capabilities.consistency === 'eventual') return 'an eventually consistent listing may lag behind the deletes it follows'
+      same(seen, keys, 'every key listed once, in order')
+      same(await listAll(a, 'sweep/'), [], 'nothing left under the prefix')
+      same(await listAll(a, 'swe'), sorted(others), 'the neighbours are kept')
+      await a.set('sweep/150', 2)
+      same(await listAll(a, 'sweep/'), ['sweep/150'], 'a key written again after its deletion is listed again')
+    },
+  },
+  {
+    name: 'list: keys written or deleted between pages; the rest come once, in order',
+    async run(h) {
+      const a = await h.make()
+      const keys = Array.from({ length: 20 }, (_, i) => `mid/${String(i).padStart(2, '0')}`)
+      await batchSet(a, keys.map((k, i): [string, Json] => [k, i]))
+      const first = await a.list('mid/', { limit: 5 })
+      same(first.keys, keys.slice(0, 5), 'first page')
+      // Between pages: one key deleted and one added on each side of the cursor ('mid/04').
+      await a.delete('mid/02')
+      await a.delete('mid/10')
+      await a.set('mid/015', 'before the cursor')
+      await a.set('mid/105', 'after the cursor')
+      const rest: string[] = []
+      for (let cursor = first.cursor, page, n = 0; cursor && n < 100; cursor = page.cursor, n++) {
+        page = await a.list('mid/', { cursor, limit: 5 })
+        rest.push(...page.keys)
+      }
+      const untouched = keys.slice(5).filter((k) => k !== 'mid/10')
+      same(
+        rest.filter((k) => untouched.includes(k)),
+        untouched,
+        'keys untouched during the listing: each once, in order',
+      )
+      ok(!rest.some((k) => k <= first.cursor!), `no key at or before the cursor comes again: ${rest.join(', ')}`)
+      same(rest, sorted(rest), 'the pages after the writes are in order')
+      if (a.capabilities.consistency === 'eventual') return 'an eventually consistent listing may or may not show writes made during it'
+      same(rest, sorted([...untouched, 'mid/105']), 'a strongly consistent listing shows the key added after the cursor, not the deleted one')
+    },
+  },
 ]
 
 /**
