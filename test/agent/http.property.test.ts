@@ -26,11 +26,17 @@ const pieces = Array.from({ length: SECRET.length - 7 }, (_, i) => SECRET.slice(
 const APP = 'https://app.example'
 const MiB = 1024 * 1024
 
+/** What the handler made during the current request (requests run one at a time), as `"<type> <text>"`. */
+let produced: string[] = []
 const handler: AgentHandler = async function* (event) {
-  if (event instanceof StartEvent) return yield new TextToSpeechEvent({ text: 'Welcome!' })
+  const say = (text: string) => (produced.push(`text_to_speech ${text}`), new TextToSpeechEvent({ text }))
+  if (event instanceof StartEvent) return yield say('Welcome!')
   const text = typeof event.data.text === 'string' ? event.data.text : ''
-  if (text === 'throw') throw new Error(`backend failed with key ${SECRET}`)
-  yield new TextToSpeechEvent({ text: `echo ${event.type} ${text.slice(0, 50)}` })
+  if (text === 'throw') {
+    produced.push('error internal error') // what the runtime makes of a thrown Error
+    throw new Error(`backend failed with key ${SECRET}`)
+  }
+  yield say(`echo ${event.type} ${text.slice(0, 50)}`)
 }
 
 const make = (guarded: boolean): Agent =>
@@ -156,6 +162,7 @@ describe('agent.fetch under hostile requests (fast-check)', () => {
         } catch {
           return // a request no client can make (a forbidden method, a header value with a line break)
         }
+        produced = []
         const response = await agents[r.guarded ? 'guarded' : 'open'].fetch(built)
         const { status } = response
         seen[status] = (seen[status] ?? 0) + 1
@@ -198,14 +205,21 @@ describe('agent.fetch under hostile requests (fast-check)', () => {
         if (built.method === 'POST') {
           expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
           expect(text.endsWith('\n\n')).toBe(true)
-          for (const block of text.slice(0, -2).split('\n\n')) {
-            const lines = block.split(/\r\n|\r|\n/)
-            expect(lines).toHaveLength(2)
-            const [, type] = /^event: (.*)$/.exec(lines[0]!) ?? []
-            expect(HANDLER_TYPES).toContain(type)
-            expect(lines[1]!.startsWith('data: ')).toBe(true)
-            expect((JSON.parse(lines[1]!.slice(6)) as { type: string }).type).toBe(type)
-          }
+          // Exactly the frames of what the handler made for this request, in order, and nothing else.
+          const frames = text
+            .slice(0, -2)
+            .split('\n\n')
+            .map((block) => {
+              const lines = block.split(/\r\n|\r|\n/)
+              expect(lines).toHaveLength(2)
+              const [, type] = /^event: (.*)$/.exec(lines[0]!) ?? []
+              expect(HANDLER_TYPES).toContain(type)
+              expect(lines[1]!.startsWith('data: ')).toBe(true)
+              const data = JSON.parse(lines[1]!.slice(6)) as { type: string; data: { text?: string; message?: string } }
+              expect(data.type).toBe(type)
+              return `${type} ${data.data.text ?? data.data.message}`
+            })
+          expect(frames).toEqual(produced)
         } else if (!isHead) {
           expect((JSON.parse(text) as { id: string }).id).toEqual(expect.any(String))
         }
