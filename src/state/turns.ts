@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { ContextError } from '../errors.js'
 import { deepFreeze, type Json } from './json.js'
-import { int, JsonRecord, nonEmpty, parse } from './validate.js'
+import { JsonRecord, nonEmpty, parse } from './validate.js'
 
 const NonEmpty = nonEmpty()
 
@@ -30,7 +30,7 @@ export type TurnMessage = { text?: string; [key: string]: Json | undefined }
 export const MAX_TURN_ID = 9_999_999_999
 
 /** Schema of a turn id: an integer from 0 to `MAX_TURN_ID`. */
-export const TurnIdSchema = v.pipe(int(0), v.maxValue(MAX_TURN_ID, `must be <= ${MAX_TURN_ID}`))
+export const TurnIdSchema = v.pipe(v.number(), v.check((n) => Number.isInteger(n) && n >= 0 && n <= MAX_TURN_ID, `must be an integer from 0 to ${MAX_TURN_ID}`))
 
 /** Schema of one stored turn: what happened at one turn id. */
 export const TurnRecordSchema = v.strictObject({

@@ -127,12 +127,11 @@ function retire(gen: number, before: Header | undefined, stored: Header | undefi
 /** Chunks of a header's generation that may exist: its own, or more that another writer wrote in it. */
 const extent = (h: Header) => Math.max(h.msg.chunks, h.msg.extent ?? 0)
 
-/** A random generation number (1 to 2^31 - 1) that none of `headers` names, current or retired. */
+/** A random generation number (1 to 2^31) that none of `headers` names, current or retired. */
 function freshGen(...headers: (Header | undefined)[]): number {
-  const taken = new Set(headers.flatMap((h) => (h ? [h.msg.gen, ...(h.msg.old ?? []).map((r) => r[0])] : [])))
   let g: number
-  do g = 1 + Math.floor(Math.random() * (2 ** 31 - 1))
-  while (taken.has(g))
+  do g = 1 + ((Math.random() * 2 ** 31) | 0)
+  while (headers.some((h) => h && (h.msg.gen == g || h.msg.old?.some((r) => r[0] == g))))
   return g
 }
 
@@ -256,8 +255,9 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   const isInt = (n: unknown, min: number) => Number.isSafeInteger(n) && (n as number) >= min
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v == 'object' && v !== null && !Array.isArray(v)
   // Each save adds at most 2 entries, each leaves after `KEEP` + 1 saves: 64 is far past a real list.
-  const isRetired = (old: unknown) =>
-    Array.isArray(old) && old.length <= 64 && old.every((r) => Array.isArray(r) && r.length === 3 && isInt(r[0], 0) && isInt(r[1], 0) && isInt(r[2], 0) && r[1] <= 2 ** 20)
+  // 2^20 chunks are 32 Mi messages: a bound before allocating keys.
+  const isCount = (n: unknown) => isInt(n, 0) && (n as number) <= 2 ** 20
+  const isRetired = (old: unknown) => Array.isArray(old) && old.length <= 64 && old.every((r) => Array.isArray(r) && r.length == 3 && r.every((n) => isInt(n, 0)) && isCount(r[1]))
 
   async function readHeader(id: string): Promise<Header | undefined> {
     const key = headerKey(id)
@@ -276,12 +276,10 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       !Array.isArray(h.tail) ||
       !isObject(h.msg) ||
       !isInt(h.msg.gen, 0) ||
-      !isInt(h.msg.chunks, 0) ||
-      // 2^20 chunks are 32 Mi messages, past what fromJSON accepts: a bound before allocating keys.
-      h.msg.chunks > 2 ** 20 ||
+      !isCount(h.msg.chunks) ||
       !Array.isArray(h.msg.tail) ||
       (h.msg.old !== undefined && !isRetired(h.msg.old)) ||
-      (h.msg.extent !== undefined && !(isInt(h.msg.extent, 0) && h.msg.extent <= 2 ** 20)) ||
+      (h.msg.extent !== undefined && !isCount(h.msg.extent)) ||
       !isObject(h.state) ||
       h.state.id !== id
     ) {
