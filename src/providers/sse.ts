@@ -58,19 +58,33 @@ export async function readEvents(
       tail.push(text)
       size += text.length
       if (/[\r\n]/.test(text)) {
-        const all = tail.join('')
+        const all = tail.length > 1 ? tail.join('') : text
+        // Most streams end lines with LF alone: indexOf then, the regex only where a CR is.
+        const lf = !all.includes('\r')
         let start = 0
-        EOL.lastIndex = 0
-        for (let m; !stop && (m = EOL.exec(all)); start = EOL.lastIndex) {
-          const line = all.slice(start, m.index)
-          cr = m[0] === '\r' && EOL.lastIndex === all.length
-          if (!line) {
+        while (!stop) {
+          let end: number
+          let next: number
+          if (lf) {
+            if ((end = all.indexOf('\n', start)) < 0) break
+            next = end + 1
+          } else {
+            EOL.lastIndex = start
+            const m = EOL.exec(all)
+            if (!m) break
+            end = m.index
+            next = EOL.lastIndex
+            // A lone CR that ends the chunk (a CRLF match ends in LF): its LF may open the next one.
+            cr = next === all.length && all[next - 1] === '\r'
+          }
+          if (end === start) {
             if (data !== undefined) stop = onData(data)
             data = undefined
-          } else if (line.startsWith('data:') || line === 'data') {
-            const value = line.slice(line[5] === ' ' ? 6 : 5)
+          } else if (all.startsWith('data', start) && (all[start + 4] === ':' || end === start + 4)) {
+            const value = all.slice(Math.min(end, start + (all[start + 5] === ' ' ? 6 : 5)), end)
             data = data === undefined ? value : `${data}\n${value}`
           }
+          start = next
         }
         tail = [all.slice(start)]
         size = tail[0]!.length
