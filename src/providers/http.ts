@@ -221,7 +221,7 @@ export async function chat(provider: string, options: ProviderOptions, request: 
     )
   } catch (e) {
     if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? deep(finish('aborted'), scrub) : undefined)
-    if (!(e instanceof ProviderError)) throw e
+    if (inCallback || !(e instanceof ProviderError)) throw e
     if (streaming) e.partial = finish('error')
     e.requestId ??= reqId
     throw clean(e, scrub)

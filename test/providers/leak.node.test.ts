@@ -89,6 +89,37 @@ describe.each(wires)('$name: no 8 characters of a key in any error', (w) => {
     }
   })
 
+  it('an abort mid-stream keeps a scrubbed partial (the server echoed the key into the text)', async () => {
+    const key = 'sk-abort-check-Qw3Er5Ty7Ui9Op1A'
+    server.queue(sse(w.partial([`one ${key} `, 'two']), 'hold'))
+    const controller = new AbortController()
+    let n = 0
+    const err = await w
+      .make(server.url, { apiKey: key })
+      .chat(ask({ signal: controller.signal, onToken: () => ++n === 2 && controller.abort() }))
+      .catch((e) => e)
+    expect(err).toMatchObject({ name: 'AbortedError', code: 'aborted' })
+    expect(err.partial.text).toBe('one *** two')
+    expectNoPiece(err, key)
+  })
+
+  it('a ProviderError thrown by onToken itself passes through as it is, not rebuilt or retried', async () => {
+    const mine = new ProviderError('mine: from my callback', { provider: 'mine', retryable: true })
+    server.queue(sse(w.partial(['x']), 'hold'))
+    const err = await w
+      .make(server.url)
+      .chat(
+        ask({
+          onToken: () => {
+            throw mine
+          },
+        }),
+      )
+      .catch((e) => e)
+    expect(err).toBe(mine)
+    expect(err.partial).toBeUndefined()
+  })
+
   it('the values of the caller\'s own headers (a gateway token) are scrubbed like the key', async () => {
     const token = 'gw-secret-token-4f8a9b2c7d1e'
     const err = await attack('sk-the-api-key-000000000000', raw(403, `forbidden: header cf-aig-authorization=Bearer ${token} rejected`), false, {
