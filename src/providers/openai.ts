@@ -1,6 +1,7 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage, ContentPart } from '../state/messages.js'
-import { argsText, base, chat, checkIndex, checkString, count, TEXT, lookup, textOf, type ProviderOptions, type Reply } from './http.js'
+import { checkIndex, checkString, count, lookup, TEXT } from './check.js'
+import { argsText, base, chat, textOf, type ProviderOptions, type Reply } from './http.js'
 
 /** Options of `openai()`. */
 export interface OpenAIOptions extends ProviderOptions {
