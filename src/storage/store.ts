@@ -29,7 +29,9 @@ import { batchDelete, batchGet, batchSet, decodeKey, encodeKey, jsonEqual, names
  * Two writers: on an adapter with `compareAndSet`, the records and the header go in one atomic
  * compare-and-set against the header this context was loaded with; a second writer from the same
  * version gets a `ContextConflictError`, and nothing of its save is written. Without it (Workers KV,
- * unstorage) the last header written wins, and a turn id both writers sealed holds the last one's turn.
+ * unstorage) the last header written wins, and a turn id both writers sealed holds the last one's turn;
+ * the context still always loads: a save reads the stored header just before writing its own, and
+ * a message generation is deleted only two saves after it was retired (see `retire`).
  */
 
 const FORMAT = 1
