@@ -105,8 +105,10 @@ export async function chat(provider: string, options: ProviderOptions, request: 
   // Ours are lower-case: lower-casing the caller's makes theirs replace ours, not join them ("a, b").
   for (const k in options.headers) headers[k.toLowerCase()] = options.headers[k]
   for (const k in headers) if (!headers[k]) delete headers[k]
-  // The caller's own headers may carry credentials (a gateway's token, Azure's `api-key`): their values count as secrets too.
-  const scrub = scrubber([apiKey, options.apiKey, ...Object.values(options.headers ?? {})])
+  // The caller's own headers may carry credentials (a gateway's token, Azure's `api-key`): their values
+  // count as secrets too, from 8 characters on (a `true` or `v2` is no credential, and scrubbing it
+  // would blank every "true" of an error message).
+  const scrub = scrubber([apiKey, options.apiKey, ...Object.values(options.headers ?? {}).filter((v) => v?.length > 7)])
   const o = { ...options, provider, scrub }
   let reply: Reply
   // `emitted`: text reached onToken, so no retry; `inCallback`: an exception comes from onToken, so it passes through.

@@ -127,6 +127,9 @@ describe.each(wires)('$name: no 8 characters of a key in any error', (w) => {
     })
     expect(err.status).toBe(403)
     expectNoPiece(err, token)
+    // Short header values are no credentials: an error saying "true" keeps it.
+    const short = await attack('sk-the-api-key-000000000000', raw(400, 'flag must be true'), false, { 'x-flag': 'true' })
+    expect(short.message).toContain('flag must be true')
   })
 
   it('the stack is clean: built from scrubbed text, not scrubbed afterwards', async () => {
