@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { ContextError } from '../../src/errors.js'
 import { anthropic } from '../../src/providers/anthropic.js'
 import { AbortedError, ProviderError } from '../../src/providers/errors.js'
 import { gemini } from '../../src/providers/gemini.js'
@@ -147,6 +148,36 @@ describe('providers over a custom fetch (Node and Chromium)', () => {
     expect((await provider.chat({ model: 'gemini-x', messages })).text).toBe('ok')
     expect(url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-x:generateContent')
     expect(key).toBe('secret-key')
+  })
+
+  it('property (this runtime\'s streams and TextDecoder): hostile frames into each reader change no prototype and give only typed errors', async () => {
+    const names = () => [Object.prototype, Array.prototype, Function.prototype].map((p) => Object.getOwnPropertyNames(p).join())
+    const index = fc.oneof(fc.constantFrom<unknown>('__proto__', 'constructor', -1, 0.5, 1e9, '0', null), fc.integer({ min: -3, max: 1100 }))
+    const value = fc.oneof(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 2 }))
+    const event = fc.oneof(
+      fc.tuple(index, value, value).map(([i, id, name]) => ({ choices: [{ delta: { tool_calls: [{ index: i, id, function: { name, arguments: id } }] } }] })),
+      fc.tuple(index, value).map(([i, id]) => ({ type: 'content_block_start', index: i, content_block: { type: 'tool_use', id, name: id } })),
+      fc.tuple(index, value).map(([i, t]) => ({ type: 'content_block_delta', index: i, delta: { type: 'input_json_delta', partial_json: t } })),
+      value.map((name) => ({ candidates: [{ content: { parts: [{ functionCall: { name, args: { ['__proto__']: { polluted: 1 } } } }] } }] })),
+      fc.jsonValue({ maxDepth: 3 }),
+    )
+    const frame = fc.oneof(
+      event.map((e) => encoder.encode(`data: ${JSON.stringify(e)}\n\n`)),
+      fc.uint8Array({ maxLength: 16 }),
+      fc.constantFrom('data: {"__proto__":{"polluted":1}}\n\n', 'data: {"\\u005f_proto__":[1]}\n\n', 'data: [DONE]\n\n').map((t) => encoder.encode(t)),
+    )
+    const before = names()
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(openai, anthropic, gemini), fc.array(frame, { maxLength: 10 }), async (make, frames) => {
+        const outcome = await make({ maxRetries: 0, fetch: async () => new Response(body(frames).stream) })
+          .chat({ model: 'm', messages, onToken: () => {} })
+          .catch((e) => e)
+        expect(names()).toEqual(before)
+        expect(([] as any).id ?? ({} as any).polluted).toBeUndefined()
+        if (outcome instanceof Error) expect(outcome).toBeInstanceOf(ContextError)
+      }),
+      { numRuns: 300 },
+    )
   })
 
   it('fetchWithRetry returns the first 2xx, retries 5xx, and maps the last failure', async () => {
