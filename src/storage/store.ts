@@ -426,7 +426,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     }
     const key = headerKey(meta.id)
     const conflict = () =>
-      new ContextConflictError(`context ${JSON.stringify(meta.id)} was saved elsewhere since this copy was loaded or created: load it again, reapply your change, save`, { path: key })
+      new ContextConflictError(`context ${JSON.stringify(meta.id)} was saved or deleted elsewhere since this copy was loaded or created: load it again, reapply your change, save`, { path: key })
     // Generations no header will read any more, deleted once the header is written.
     let garbage: Retired[] = []
     if (cas) {

@@ -723,6 +723,11 @@ export const storeCases: StoreCase[] = [
       // D's generation was never named by a header anyone read after it: left to delete's sweep.
       await s1.delete('iw')
       same(await recordKeys(a, 'iw'), [], 'delete leaves no record')
+      // A stale copy does not bring back a deleted context with a header naming deleted records.
+      addTurns(C, 1, 'C')
+      const gone = await rejects(sg.save(C), 'a save after a delete elsewhere')
+      ok(gone instanceof ContextConflictError && gone.message.includes('deleted'), `a ContextConflictError: ${gone.message}`)
+      same(await s1.load('iw'), undefined, 'still deleted')
     },
   },
   {
