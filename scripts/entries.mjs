@@ -8,20 +8,23 @@
  */
 const KB = 1024
 const storage = (name) => ({ specifier: `agentctx/storage/${name}`, input: `src/storage/${name}.ts`, output: `storage/${name}`, budget: 0, addsToCore: 1.5 * KB })
-// Issue 4 asks for 3 KB per provider; they add 3.5 (openai) and 3.9 KB (anthropic, gemini). Of that,
+// Issue 4 asks for 3 KB per provider; they added 3.5 (openai) and 3.9 KB (anthropic, gemini). Of that,
 // eventsource-parser 3.1 is 1.25 KB (3.0.8, without maxBufferSize, would be 1.08 KB) and the shared
 // HTTP layer (retries, SSE, partials, errors) 1.45 KB, leaving 0.9-1.2 KB for a wire format: 3 KB
-// cannot hold all three parts without dropping features. Held at 4 KB. Issue 8's defences (redirects
-// kept within the origin, every index, id and count from a response checked, the key scrubbed from
-// whole texts and rebuilt errors, retries before the first token, bounded error bodies and SSE
-// lines) cost 1.4 KB; our own SSE reader (0.3 KB, in place of eventsource-parser's 1.25) paid for
-// most of it: 3.8 (openai) and 4.2 KB (anthropic, gemini). Held at 4.5 KB.
-const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `src/providers/${name}.ts`, output: `providers/${name}`, budget: 0, addsToCore: 4.5 * KB })
+// cannot hold all three parts without dropping features. Issue 8's defences (redirects kept within
+// the origin, every index, id and count from a response checked, secrets scrubbed from whole texts
+// and rebuilt errors, retries before the first token, bounded error bodies and SSE events) cost
+// 1.4 KB: 4.9 (openai) and 5.3 KB (anthropic, gemini). Held at 5.5 KB until the provider kernel is
+// shared and split (issue 9); a parser of our own would save 0.95 KB but a spec-correct,
+// well-kept parser is worth its bytes once.
+const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `src/providers/${name}.ts`, output: `providers/${name}`, budget: 0, addsToCore: 5.5 * KB })
 
 // The whole core entry: Context (13.2 KB alone, budget 14 KB in size.mjs: state, turns, cache, A/B tests, inputs, pruning,
 // routing with the model table, tasks) plus the Executor, the context store, the memory adapter and
-// the storage and provider error types. Issue 2's 8 KB held for the state core alone.
-const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 19 * KB }
+// the storage and provider error types. Issue 2's 8 KB held for the state core alone. 18.8 KB before
+// issue 8; its store fixes (paged chunk reads, retired generations, refresh, bounded turn ids) and
+// the memory adapter's sorted key index brought it to 19.7 KB: held at 20 KB.
+const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 20 * KB }
 
 export const entries = [
   core,

@@ -5,8 +5,9 @@ import { ProviderError } from '../../src/providers/errors.js'
 import { readEvents } from '../../src/providers/sse.js'
 
 /**
- * Our SSE reader against eventsource-parser (the parser it replaced, kept as the oracle): the same
- * events for any stream, however its bytes are cut, in Node and in Chromium.
+ * Our SSE reader (eventsource-parser fed from a streaming TextDecoder, with a length bound) against
+ * eventsource-parser fed the whole text at once: the same events for any stream, however its bytes
+ * are cut (inside a UTF-8 character, between a CR and its LF), in Node and in Chromium.
  */
 
 const encoder = new TextEncoder()
@@ -55,7 +56,7 @@ const line = fc.oneof(
 const eol = fc.constantFrom('\n', '\r', '\r\n')
 const stream = fc.array(fc.tuple(line, eol), { maxLength: 30 }).map((ls) => ls.map(([l, e]) => l + e).join(''))
 
-describe('readEvents: an SSE reader checked against eventsource-parser', () => {
+describe('readEvents: events of a byte stream, cut anywhere, as eventsource-parser reads the whole text', () => {
   it('property: the same events as eventsource-parser, for any lines, line endings and cuts', async () => {
     await fc.assert(
       fc.asyncProperty(stream, fc.array(fc.nat(), { maxLength: 10 }), async (text, cuts) => {
