@@ -698,21 +698,21 @@ export class Context {
 
   /**
    * Loads older turns from the store this context was loaded from (a store keeps only the most
-   * recent turns in memory): the turns of the next 100 turn ids below the oldest loaded one that
-   * hold any (ids may have gaps), or every one with `{ all: true }`. Resolves with how many were
+   * recent turns in memory): the next (up to) 100 turns below the oldest loaded one (gaps in the ids
+   * are skipped), or every one with `{ all: true }`. Resolves with how many were
    * loaded; 0 when there are no older turns or the context has no store.
    */
   async loadTurns(options: { all?: boolean } = {}): Promise<number> {
     let loaded = 0
-    // The loader reads the 100 turn ids below `before`; ids may have gaps, so walk ids, not records,
-    // and go on past a range with no turn (else a gap of 100 ids stops every later call there).
+    // The loader returns the (up to) 100 existing turns below `before`, gaps in the ids skipped; none: no older turn.
     let before = this.#turns.first() ?? this.#turns.currentTurnId + 1
     while (this.#turnLoader && before > 0) {
       const older = await this.#turnLoader(before)
+      if (!older.length) break
       this.#turns.load(older)
       loaded += older.length
-      before = Math.max(0, before - 100)
-      if (!options.all && loaded) break
+      for (const t of older) before = Math.min(before, t.id)
+      if (!options.all) break
     }
     return loaded
   }

@@ -147,6 +147,8 @@ interface Meta {
   queue: Promise<unknown>
   /** Leading messages known unchanged when a save failed after marking the context clean. */
   clean?: number
+  /** Sealed turn ids found by listing (ascending), and the `sealed` they were listed at (see `loadOlder`). */
+  listed?: { sealed: number; ids: number[] }
 }
 
 /** Options of `createContextStore`. */
@@ -358,8 +360,39 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   }
 
   /** The (up to) 100 turns below `before`, validated by the state schema's turn schema; an error names its record. */
+  /**
+   * The (up to) 100 existing turns just below `before`, validated by the state schema's turn schema;
+   * an error names its record. Turn ids may have gaps (a hand-edited or hostile record, turns of a
+   * writer that skipped ids): when the 100 ids below `before` hold no turn, the turn keys are listed
+   * once (cost: the turns that exist) and the next 100 found below `before` are read. Walking ids
+   * 100 at a time instead made a header claiming turn 9,999,999,998 over no records cost 10^8 reads.
+   */
   async function loadOlder(meta: Meta, before: number): Promise<TurnRecord[]> {
-    const [turns, keys] = await readTurns(meta, range(Math.max(0, before - 100), before))
+    let [turns, keys] = await readTurns(meta, range(Math.max(0, before - 100), before))
+    if (!turns.length && before > 100) {
+      const sealed = meta.header?.sealed ?? -1
+      if (meta.listed?.sealed !== sealed) {
+        const ids: number[] = []
+        // Keys of turn ids are zero-padded to 10 digits: listing order is id order. A key that is not
+        // a turn id's is skipped here (and a record that is not its turn's is refused by readTurns).
+        for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
+          page = await db.list(dataKey(meta, 't'), { cursor })
+          for (const k of page.keys) {
+            const id = Number(decodeKey(k).at(-1))
+            if (Number.isInteger(id) && id >= 0) ids.push(id)
+          }
+        }
+        meta.listed = { sealed, ids }
+      }
+      const { ids } = meta.listed
+      // Binary search for the first listed id >= before: the 100 ids below it are the next page.
+      let lo = 0
+      for (let hi = ids.length; lo < hi; ) {
+        const mid = (lo + hi) >> 1
+        ids[mid]! < before ? (lo = mid + 1) : (hi = mid)
+      }
+      ;[turns, keys] = await readTurns(meta, ids.slice(Math.max(0, lo - 100), lo))
+    }
     return turns.map((turn, i) => {
       try {
         // 72 levels, as fromJSON reads a state (see ParseLimits.maxDepth).

@@ -88,21 +88,55 @@ describe('loadTurns({ all: true }) is linear', () => {
     const ctx = (await store.load('gaps'))!
     // The two ids below the current turn (1001, 1002) hold no turn: only the current one is loaded.
     expect([...ctx.requests.keys()]).toEqual([1003])
-    // One call, one range of 100 ids holding turns: a range with none (401..999) is passed over, not
-    // returned as "0 loaded" forever (the walk restarted at the oldest loaded turn each call).
+    // One call, the next (up to) 100 turns: the 100 ids below the oldest loaded turn, or, when they
+    // hold none (401..999), the next 100 turns found by listing the turn keys once; never "0 loaded"
+    // forever (the walk restarted at the oldest loaded turn each call).
     const counts: number[] = []
     for (let i = 0; i < 7; i++) {
       counts.push(await ctx.loadTurns())
       const keys = [...ctx.requests.keys()]
       expect(keys).toEqual([...keys].sort((a, b) => a - b))
     }
-    // Each call reads the 100 ids below the oldest loaded turn: 1000 | 400 401 | 399 | 250 251 | 99 100 101 | 0 1 2 | none
-    expect(counts).toEqual([1, 2, 1, 2, 3, 3, 0])
+    // 1000 (ids 903..1002) | 900..999 empty, so listed: the 11 turns below 1000 | none
+    expect(counts).toEqual([1, 11, 0, 0, 0, 0, 0])
     expect([...ctx.requests.keys()]).toEqual(ids)
     const all = (await store.load('gaps'))!
     expect(await all.loadTurns({ all: true })).toBe(ids.length - 1) // 1003 is the current turn, in the header
     expect([...all.requests.keys()]).toEqual(ids)
     expect(all.toJSON().turns).toEqual(turns)
+  })
+})
+
+describe('loadTurns over sparse or hostile turn ids', () => {
+  it('a header claiming turn 9,999,999,998 over no records: loadTurns({ all: true }) lists once and stops (walking 100 ids a call was 10^8 reads)', async () => {
+    const a = counting(memoryStorage())
+    const store = createContextStore(a, { channel: false, recentTurns: 5 })
+    const top = 9_999_999_998
+    await store.save(Context.fromJSON({ ...big('hostile', 0).toJSON(), id: 'hostile', turns: [{ id: top, request: { text: 'q' } }], currentTurnId: top }))
+    const ctx = (await store.load('hostile'))!
+    a.reset()
+    expect(await ctx.loadTurns({ all: true })).toBe(0)
+    expect(await ctx.loadTurns()).toBe(0)
+    expect(a.counts.reads).toBeLessThanOrEqual(200)
+    expect(a.counts.lists).toBeLessThanOrEqual(2)
+  })
+
+  it('turns 1,000 ids apart: each call loads the next 100 that exist, all of them in 100-turn pages', slow, async () => {
+    const ids = Array.from({ length: 1_000 }, (_, i) => i * 1_000)
+    const turns = ids.map((id) => ({ id, request: { text: `q${id}` } }))
+    const top = ids.at(-1)!
+    const a = counting(memoryStorage())
+    const store = createContextStore(a, { channel: false, recentTurns: 0 })
+    await store.save(Context.fromJSON({ ...big('sparse', 0).toJSON(), id: 'sparse', turns, currentTurnId: top }))
+    const ctx = (await store.load('sparse'))!
+    a.reset()
+    expect(await ctx.loadTurns()).toBe(100)
+    expect(ctx.requests.get(top - 100 * 1_000)).toEqual({ text: `q${top - 100 * 1_000}` })
+    expect(await ctx.loadTurns({ all: true })).toBe(899)
+    expect([...ctx.requests.keys()]).toEqual(ids)
+    // One listing for the whole walk (the listed ids are kept), and about two reads of 100 per page.
+    expect(a.counts.lists).toBe(1)
+    expect(a.counts.reads).toBeLessThan(2_000)
   })
 })
 
