@@ -40,7 +40,8 @@ const BROWSER = { ...STRICT, lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] }
 /**
  * One `tsc` run each, about 3.5 s apiece on an idle machine (checking valibot's 12,000-line .d.ts
  * is most of it: 5.5 of 7 s in a traced run; ours take 0.25 s), so three, not one per combination:
- *  - bundler: a browser or edge app (`lib` with DOM) importing every subpath, and usage.ts;
+ *  - bundler: a browser or edge app (`lib` with DOM) importing every subpath, usage.ts, and every
+ *    README ```ts block (Worker and Edge modules: type-checked, not run);
  *  - node: a Node app, `nodenext`, `@types/node` and no DOM lib (Node's globals declare `fetch`,
  *    `Request`, `AbortSignal`, `Blob`): every subpath but the DOM-only ones, usage.ts, and every
  *    README block (Node scripts all: they run in readme.node.test.ts);
@@ -48,7 +49,7 @@ const BROWSER = { ...STRICT, lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] }
  *    `typesVersions`), with `exactOptionalPropertyTypes`: every subpath's declarations.
  */
 export const CONFIGS = [
-  { name: 'bundler', compilerOptions: { ...BROWSER, module: 'ESNext', moduleResolution: 'Bundler' }, files: ['all.ts', 'usage.ts'] },
+  { name: 'bundler', compilerOptions: { ...BROWSER, module: 'ESNext', moduleResolution: 'Bundler' }, files: ['all.ts', 'usage.ts', 'readme-ts/*.ts'] },
   {
     name: 'nodenext',
     compilerOptions: { ...STRICT, module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022'], types: ['node'] },
@@ -57,10 +58,13 @@ export const CONFIGS = [
   { name: 'node10', compilerOptions: { ...BROWSER, exactOptionalPropertyTypes: true, module: 'ESNext', moduleResolution: 'Node10' }, files: ['all.ts'] },
 ]
 
-/** The README's ```js blocks, in order (the same ones test/package/readme.node.test.ts runs). */
-export function readmeBlocks() {
+/**
+ * The README's ```js blocks (`lang` 'js', the ones test/package/readme.node.test.ts runs) or its
+ * ```ts blocks (deployment modules, checked only), in order.
+ */
+export function readmeBlocks(lang = 'js') {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  return [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  return [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1])
 }
 
 /** Packs the package (dist/ must be built) into `dir`; the tarball's path. */
@@ -95,6 +99,8 @@ export async function createConsumer(dir, tarball) {
   mkdirSync(join(dir, 'readme'))
   // `export {}` makes each block a module of its own, as it is when run (no shared top-level names).
   readmeBlocks().forEach((code, i) => writeFileSync(join(dir, 'readme', `block-${i + 1}.ts`), `${code}\nexport {}\n`))
+  mkdirSync(join(dir, 'readme-ts'))
+  readmeBlocks('ts').forEach((code, i) => writeFileSync(join(dir, 'readme-ts', `block-${i + 1}.ts`), `${code}\nexport {}\n`))
   for (const config of CONFIGS) {
     writeFileSync(join(dir, `tsconfig.${config.name}.json`), JSON.stringify({ compilerOptions: config.compilerOptions, include: config.files }, null, 2))
   }

@@ -11,6 +11,7 @@ import { attw, CONFIGS, createConsumer, lint, pack, readmeBlocks, typecheckAll, 
 // consumer's `tsc --strict` stopped on it with TS2589 ("excessively deep"); node10 found no subpath.
 const root = join(import.meta.dirname, '../..')
 const blocks = readmeBlocks()
+const tsBlocks = readmeBlocks('ts')
 // Three `tsc` runs of about 3.5 s each on an idle machine; generous for a loaded one.
 const SLOW = 240_000
 
@@ -37,7 +38,7 @@ afterAll(async () => {
 
 /** tsc's diagnostics (`--pretty false`: a line `file(line,col): error …`, its details indented below). */
 const diagnostics = (output: string) => output.split(/\n(?=\S)/).filter((d) => d.trim() !== '')
-const inReadme = (d: string) => d.startsWith('readme/')
+const inReadme = (d: string) => d.startsWith('readme/') || d.startsWith('readme-ts/')
 
 describe('the packed package in a strict consumer project (skipLibCheck off)', () => {
   it.each(CONFIGS.map((c) => [c.name, c.files.join(', ')]))(
@@ -54,6 +55,15 @@ describe('the packed package in a strict consumer project (skipLibCheck off)', (
     async (i) => {
       const { output } = await checks.nodenext!
       expect(diagnostics(output).filter((d) => d.startsWith(`readme/block-${i}.ts(`))).toEqual([])
+    },
+    SLOW,
+  )
+
+  it.each(tsBlocks.map((_, i) => [i + 1]))(
+    'README ```ts block %i (a Worker or Edge module) type-checks as strict TypeScript with the DOM lib',
+    async (i) => {
+      const { output } = await checks.bundler!
+      expect(diagnostics(output).filter((d) => d.startsWith(`readme-ts/block-${i}.ts(`))).toEqual([])
     },
     SLOW,
   )
