@@ -9,7 +9,8 @@ export interface Result {
   output: string
 }
 export const CONFIGS: ConsumerConfig[]
-export function readmeBlocks(): string[]
+/** The README's ```js blocks (`lang` 'js') or its ```ts blocks, in order. */
+export function readmeBlocks(lang?: 'js' | 'ts'): string[]
 export function pack(dir: string): Promise<string>
 export function createConsumer(dir: string, tarball: string): Promise<string>
 export function typecheck(dir: string, name: string): Promise<Result>
