@@ -5,12 +5,13 @@ import { cloneJson, deepFreeze, toJson, type Json, type JsonObject, type Widen }
 import { CompletionMessageSchema, type CompletionMessage } from './state/messages.js'
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
 import { MAX_TURN_ID, toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
-import { parse, unknownKey } from './state/validate.js'
-import type { ContextInput, TokenCounter } from './llm/types.js'
-import { checkOptions, defined, overlayRouting, type ChatOptions, type ChatResult, type ExecutionRequest, type ExecutionResponse } from './llm/executor.js'
+import { checkOptions, defined, parse, unknownKey } from './state/validate.js'
+import type { Constraints, ContextInput, ModelContext, Output, Routing, TokenCounter } from './llm/types.js'
+import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './llm/executor.js'
 import { checkExecutor, getDefaultExecutor, type ExecutorLike } from './llm/default.js'
 import { pruneInputs } from './llm/pruner.js'
-import { Router } from './llm/router.js'
+import type { Router } from './llm/router.js'
+import { overlayRouting } from './llm/routing.js'
 import { countInputTokens, estimateTokens } from './llm/tokens.js'
 import { RoutingSchema } from './state/schema.js'
 import type { TurnRecord } from './state/turns.js'
@@ -19,32 +20,8 @@ import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/out
 import type { StopConditions, TestDefinition } from './testing/tests.js'
 import { Testing, type TestingState } from './testing/testing.js'
 
-/** Hard limits on an execution. Times in seconds, cost in USD, as the LLM document gives them. */
-export interface Constraints {
-  maxTokens?: number
-  maxTime?: number
-  maxCost?: number
-  [key: string]: Json | undefined
-}
-
-/** Routing hints for `execute`. */
-export interface Routing {
-  model?: string
-  provider?: string
-  strategy?: 'cost_optimized' | 'quality_optimized' | 'speed_optimized'
-  temperature?: number
-  maxOutputTokens?: number
-  /** Models tried in order when a call fails with a retryable or context-window error. */
-  fallbacks?: string[]
-  [key: string]: Json | undefined
-}
-
-/** Output shaping. `schema` may be JSON Schema (stored) or any Standard Schema (runtime only, never stored). */
-export interface Output {
-  format?: 'json' | 'markdown' | 'text' | 'html'
-  schema?: unknown
-  [key: string]: unknown
-}
+// Where they were declared before issue 9; they live with the model-call types now.
+export type { Constraints, Output, Routing }
 
 /** Everything `new Context(config)` takes, from the voice-agent, dialog and LLM documents. */
 export interface ContextConfig {
@@ -82,7 +59,10 @@ export interface ContextRuntime {
   executor?: ExecutorLike
   /** Counts input tokens (`addInput`, `prune`); default `estimateTokens`. Pass an exact one, e.g. gpt-tokenizer's `countTokens`. */
   tokenCounter?: TokenCounter
-  /** Model registry for `route`; default: the built-in models. */
+  /**
+   * Model registry for `route`; default: the executor's (`new Executor()` has the built-in models).
+   * The registry is not bundled with `Context` itself: a context that never routes never pays for it.
+   */
   router?: Router
 }
 
@@ -537,12 +517,17 @@ export class Context {
   route(options?: { model?: string; provider?: string; strategy?: string }): this {
     const { model, provider, strategy } = checkOptions(options, 'model provider strategy')
     const { maxTokens = Infinity, maxCost } = this.#state.constraints
-    const registry = this.#runtime.router ?? (defaultRouter ??= new Router())
-    const mine = model === undefined && strategy !== undefined ? (this.#runtime.executor ?? getDefaultExecutor())?.models?.(registry) : undefined
-    const routing = (mine?.length ? new Router(mine) : registry).route(this.#state.routing as JsonObject, model, provider, strategy, {
+    const executor = this.#findExecutor()
+    const router = this.#runtime.router ?? executor?.router
+    if (!router) {
+      throw invalid('router', 'none: route() needs a model registry; pass one in the runtime (new Context(config, { router: new Router() })) or an executor (its router)')
+    }
+    const among = model === undefined && strategy !== undefined ? executor?.models?.(router) : undefined
+    const routing = router.route(this.#state.routing as JsonObject, model, provider, strategy, {
       inputTokens: Math.min(this.getTotalTokens(), maxTokens),
       outputTokens: this.#state.routing.maxOutputTokens ?? 1024,
       maxCost,
+      among: among?.length ? among : undefined,
     })
     this.#state.routing = parse(RoutingSchema, routing, 'routing')
     return this
@@ -554,7 +539,7 @@ export class Context {
    * `Context.fromJSON(json, { executor })`), else the one given to `setDefaultExecutor`.
    */
   async execute(request: ExecutionRequest): Promise<ExecutionResponse> {
-    return this.#executor().execute(this, request)
+    return this.#executor().execute(this.#modelContext(false), request)
   }
 
   /**
@@ -563,11 +548,32 @@ export class Context {
    * `append: false`. The executor is found as for `execute`.
    */
   async generateChatCompletion(options?: ChatOptions): Promise<ChatResult> {
-    return this.#executor().chat(this, options)
+    const result = await this.#executor().chat(this.#modelContext(true), options)
+    if (options?.append !== false) this.addCompletionMessage(result.message)
+    return result
+  }
+
+  /** The plain data a model call reads: copies, so that the call cannot change this context. */
+  #modelContext(chat: boolean): ModelContext {
+    const { id, intent, constraints, routing } = this.#state
+    return {
+      contextId: id,
+      intent,
+      inputs: chat ? undefined : this.inputs,
+      constraints: cloneJson(constraints as JsonObject) as Constraints,
+      routing: cloneJson(routing as JsonObject) as Routing,
+      output: this.output,
+      variables: this.#variables,
+      messages: chat ? this.getCompletionMessages() : undefined,
+    }
+  }
+
+  #findExecutor(): ExecutorLike | undefined {
+    return checkExecutor(this.#runtime.executor, 'runtime.executor') ?? getDefaultExecutor()
   }
 
   #executor(): ExecutorLike {
-    const executor = checkExecutor(this.#runtime.executor, 'runtime.executor') ?? getDefaultExecutor()
+    const executor = this.#findExecutor()
     if (!executor) {
       throw invalid('executor', 'none: pass one in the runtime (new Context(config, { executor: new Executor({ providers: [openai()] }) })) or call setDefaultExecutor(...) once')
     }
@@ -768,8 +774,6 @@ export class Context {
     return this.#testing.getMetadata(key, fallback)
   }
 }
-
-let defaultRouter: Router | undefined
 
 /** Variables are strings by key. Checked without ever echoing a value: they hold API keys. */
 function checkVariables(variables: unknown): Readonly<Record<string, string>> {

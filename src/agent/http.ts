@@ -1,7 +1,6 @@
 import type { ContextRuntime } from '../context.js'
 import { ContextError } from '../errors.js'
 import type { ContextStore } from '../storage/store.js'
-import type { Agent } from './agent.js'
 import { discard, isJsonType, readLimited } from './body.js'
 import { corsHeaders, preflight, type Cors } from './cors.js'
 import { ErrorEvent, EVENT_TYPE, eventFromJSON, type AgentEvent } from './events.js'
@@ -23,7 +22,11 @@ export type Authorize = (request: Request, session: { sessionId: string }) => bo
 
 /** What `handleFetch` needs of the agent. */
 export interface HttpDeps {
-  agent: Agent
+  /** The agent's `send` and `delete` (typed here, not imported from agent.ts, which imports this file: no cycle). */
+  agent: {
+    send(sessionId: string, event: AgentEvent, options: { signal?: AbortSignal; waitUntil?: (promise: Promise<unknown>) => void }): AsyncIterable<AgentEvent>
+    delete(sessionId: string): Promise<boolean>
+  }
   store: ContextStore
   runtime: ContextRuntime
   authorize?: Authorize

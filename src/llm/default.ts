@@ -1,15 +1,20 @@
-import type { Context } from '../context.js'
 import { invalid } from '../errors.js'
 import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './executor.js'
 import type { ModelSpec } from './models.js'
 import type { Router } from './router.js'
+import type { ModelContext } from './types.js'
 
-/** What a context needs of an executor: the `Executor` class, or anything with the same two methods. */
+/**
+ * What a context needs of an executor: the `Executor` class, or anything with the same two methods.
+ * Both take the plain `ModelContext` the context builds for the call, never the `Context` itself.
+ */
 export interface ExecutorLike {
-  execute(ctx: Context, request: ExecutionRequest): Promise<ExecutionResponse>
-  chat(ctx: Context, options?: ChatOptions): Promise<ChatResult>
+  execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse>
+  chat(context: ModelContext, options?: ChatOptions): Promise<ChatResult>
   /** The models of `router` it can call: when present, `ctx.route({ strategy })` picks among them only. */
   models?(router?: Router): ModelSpec[]
+  /** Its model registry: what `ctx.route()` uses when the runtime gives no `router`. */
+  router?: Router
 }
 
 let current: ExecutorLike | undefined

@@ -1,16 +1,16 @@
-import type { Context, Routing } from '../context.js'
 import { ConstraintError, ContextError, invalid } from '../errors.js'
 import { isContextWindowError } from '../providers/errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { RoutingSchema } from '../state/schema.js'
-import { parse, unknownKey } from '../state/validate.js'
+import { defined, parse } from '../state/validate.js'
 import { inferProvider, type ModelSpec } from './models.js'
 import { pruneInputs } from './pruner.js'
 import { renderInput } from './render.js'
 import { estimateCost, Router } from './router.js'
 import { estimateTokens } from './tokens.js'
-import type { ChatRequest, ChatResponse, FinishReason, Provider, TokenCounter, ToolDefinition, Usage } from './types.js'
+import { overlayRouting } from './routing.js'
+import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './types.js'
 
 /** What `ctx.execute()` takes (the LLM document's `execute`, plus a signal and streaming). */
 export interface ExecutionRequest {
@@ -51,7 +51,7 @@ export interface ChatOptions {
   apiKey?: string
   signal?: AbortSignal
   onToken?: (delta: string) => void
-  /** Append the assistant's message to the completion history. Default true. */
+  /** `ctx.generateChatCompletion` appends the assistant's message to the completion history unless false. Default true; `Executor.chat` never appends. */
   append?: boolean
 }
 
@@ -116,20 +116,21 @@ export class Executor {
   }
 
   /**
-   * Runs `request.task` over `ctx`'s inputs; see `ExecutionResponse`. The prompt is a system
+   * Runs `request.task` over `context`'s inputs (a plain `ModelContext`, as `ctx.execute` builds it); see `ExecutionResponse`. The prompt is a system
    * message (`systemPrompt`, when given) and one user message: `Context:`, the inputs most relevant
    * first (objects as compact JSON) that fit `constraints.maxTokens` together with the system prompt
    * and the task, then `Task: <task>`. A failed or aborted stream's error keeps what arrived in
    * `partial`. `constraints.maxTime` passing is a `ConstraintError` with code `timeout`.
    */
-  async execute(ctx: Context, request: ExecutionRequest): Promise<ExecutionResponse> {
+  async execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse> {
     const started = Date.now()
     const { task, systemPrompt: system } = request ?? {}
     if (typeof task !== 'string' || !task) throw invalid('task', 'must be a non-empty string')
     if (system !== undefined && typeof system !== 'string') throw invalid('systemPrompt', 'must be a string')
     const count = this.tokenCounter
-    const { maxTokens } = ctx.constraints
-    const { format, schema } = ctx.output
+    checkContext(context)
+    const { maxTokens } = context.constraints ?? {}
+    const { format, schema } = context.output ?? {}
     // A schema without a format asks for JSON: there is nothing to validate in free text.
     const json = format === 'json' || (format === undefined && schema !== undefined)
     const standard = isStandard(schema) ? schema : undefined
@@ -140,42 +141,42 @@ export class Executor {
     if (maxTokens !== undefined && fixed > maxTokens) {
       throw new ConstraintError(`constraints.maxTokens is ${maxTokens}, but the system prompt and task alone take ${fixed} tokens`, { path: 'constraints.maxTokens' })
     }
-    const kept = pruneInputs(ctx.inputs, maxTokens === undefined ? undefined : maxTokens - fixed, 0, count)
+    const kept = pruneInputs(context.inputs ?? [], maxTokens === undefined ? undefined : maxTokens - fixed, 0, count)
     let inputTokens = 0
     for (const input of kept) inputTokens += input.tokens
     const messages: CompletionMessage[] = system ? [{ role: 'system', content: system }] : []
     messages.push({ role: 'user', content: renderPrompt(kept.map((i) => i.data), ask) })
-    const { response, model, cost } = await this.#call(ctx, request, fixed + inputTokens, {
+    const { response, model, cost } = await this.#call(context, request, fixed + inputTokens, {
       messages,
       responseFormat: json ? 'json' : undefined,
       jsonSchema: json && !standard && isObject(schema) ? (schema as JsonObject) : undefined,
     })
     return {
       result: json ? await parseOutput(response.text, standard) : response.text,
-      contextId: ctx.id,
+      contextId: context.contextId,
       modelUsed: model,
       providerUsed: response.provider,
       duration: (Date.now() - started) / 1000,
       usage: response.usage,
       cost,
       finishReason: response.finishReason,
-      metadata: { intent: ctx.intent, inputCount: kept.length, totalInputTokens: inputTokens },
+      metadata: { intent: context.intent, inputCount: kept.length, totalInputTokens: inputTokens },
     }
   }
 
   /**
-   * A chat completion over `ctx`'s completion messages (the voice-agent document's
-   * `generate_chat_completion`), with tools. Appends the assistant's reply (tool calls included)
-   * to the history unless `append: false`. Constraints, routing and keys work as in `execute`.
+   * A chat completion over `context.messages` (the voice-agent document's
+   * `generate_chat_completion`), with tools. Appends nothing: `ctx.generateChatCompletion` appends
+   * the reply (tool calls included) to its history. Constraints, routing and keys work as in `execute`.
    */
-  async chat(ctx: Context, options: ChatOptions = {}): Promise<ChatResult> {
+  async chat(context: ModelContext, options: ChatOptions = {}): Promise<ChatResult> {
+    checkContext(context)
     if (!isObject(options)) throw invalid('options', 'must be an object')
-    const messages = ctx.getCompletionMessages()
+    const messages = [...(context.messages ?? [])]
     if (!messages.length) throw invalid('messages', 'the completion history is empty: add a message first')
     // JSON of the whole history and tools: a little above what a provider counts, as a cost check wants.
     const inputTokens = this.tokenCounter(JSON.stringify([messages, options.tools ?? 0]))
-    const { response, cost } = await this.#call(ctx, options, inputTokens, { messages, tools: options.tools, toolChoice: options.toolChoice })
-    if (options.append !== false) ctx.addCompletionMessage(response.message)
+    const { response, cost } = await this.#call(context, options, inputTokens, { messages, tools: options.tools, toolChoice: options.toolChoice })
     return { ...response, cost }
   }
 
@@ -188,7 +189,7 @@ export class Executor {
    * skipped when it is a fallback.
    */
   async #call(
-    ctx: Context,
+    context: ModelContext,
     call: CallOptions,
     inputTokens: number,
     body: Pick<ChatRequest, 'messages' | 'tools' | 'toolChoice' | 'responseFormat' | 'jsonSchema'>,
@@ -196,8 +197,8 @@ export class Executor {
     const { overrideRouting, apiKey, signal: callerSignal, onToken } = call
     if (apiKey !== undefined && typeof apiKey !== 'string') throw invalid('apiKey', 'must be a string')
     if (onToken !== undefined && typeof onToken !== 'function') throw invalid('onToken', 'must be a function')
-    const routing = overlayRouting(ctx.routing, overrideRouting && parse(RoutingSchema, defined(overrideRouting, 'overrideRouting'), 'overrideRouting'))
-    const { maxCost, maxTime } = ctx.constraints
+    const routing = overlayRouting(context.routing ?? {}, overrideRouting && parse(RoutingSchema, defined(overrideRouting, 'overrideRouting'), 'overrideRouting'))
+    const { maxCost, maxTime } = context.constraints ?? {}
     const outputTokens = routing.maxOutputTokens ?? this.#maxOutput
     const first = routing.model ?? this.#select(routing, inputTokens, outputTokens, maxCost).id
     const chain = [first, ...(routing.fallbacks ?? []).filter((m) => m !== first)].map((model, i) => {
@@ -239,7 +240,7 @@ export class Executor {
           maxOutputTokens: output,
           // The call's key, else the context's variable (OPENAI_API_KEY for `openai`…), else the provider's own.
           // An empty string counts as absent: no provider takes an empty key.
-          apiKey: apiKey || ctx.variables[`${provider.name.toUpperCase().replace(/\W/g, '_')}_API_KEY`] || undefined,
+          apiKey: apiKey || context.variables?.[`${provider.name.toUpperCase().replace(/\W/g, '_')}_API_KEY`] || undefined,
           signal,
           onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
         })
@@ -272,36 +273,6 @@ export function renderPrompt(inputs: Json[], task: string): string {
   return inputs.length ? `Context:\n${inputs.map(renderInput).join('\n\n')}\n\nTask: ${task}` : task
 }
 
-/**
- * `top` over `base`, key by key; `undefined` in `top` means "not given". `model`, `provider` and
- * `strategy` are one choice: when `top` sets any of them, `base`'s three are dropped, so that
- * `{ model: 'claude-haiku-4-5' }` over an OpenAI routing does not keep `provider: 'openai'`, and
- * `{ strategy }` picks anew instead of losing to the model an earlier strategy picked.
- */
-export function overlayRouting(base: Readonly<Routing>, top?: Routing): Routing {
-  const out: Routing = { ...base }
-  const choice = ['model', 'provider', 'strategy']
-  if (top && choice.some((k) => top[k] !== undefined)) for (const k of choice) delete out[k]
-  return { ...out, ...defined(top) }
-}
-
-/**
- * `options` without its undefined values (`{}` when undefined) if it is an object with no key
- * outside `keys` (space-separated), else a `ValidationError` naming the key: `prune({ max_tokens: 10 })`
- * says "did you mean maxTokens?" instead of being silently ignored.
- */
-export function checkOptions<T extends object>(options: T | undefined, keys: string): T {
-  const out = defined(options)
-  for (const k in out) if (!keys.split(' ').includes(k)) throw invalid(`options.${k}`, `${unknownKey(k)}; known: ${keys}`)
-  return out
-}
-
-/** `source` without its undefined values; a non-object is a `ValidationError` at `path`. */
-export function defined<T extends object>(source?: T, path = 'options'): T {
-  if (source !== undefined && !isObject(source)) throw invalid(path, 'must be an object')
-  return Object.fromEntries(Object.entries(source ?? {}).filter((e) => e[1] !== undefined)) as T
-}
-
 /** A `ConstraintError` when `model` cannot take the request: its window (path `routing.model`) or `maxCost`. */
 function checkFits(model: string, spec: ModelSpec | undefined, inputTokens: number, outputTokens: number, maxCost: number | undefined): ConstraintError | undefined {
   if (spec && inputTokens + outputTokens > spec.contextWindow) {
@@ -317,6 +288,11 @@ function checkFits(model: string, spec: ModelSpec | undefined, inputTokens: numb
       { path: 'constraints.maxCost' },
     )
   }
+}
+
+/** A `ValidationError` unless `context` is an object with a `contextId`: `execute(request)` without the context says so. */
+function checkContext(context: ModelContext): void {
+  if (!isObject(context) || typeof (context as ModelContext).contextId !== 'string') throw invalid('context', 'must be a ModelContext ({ contextId, inputs?, constraints?, routing?, output?, variables?, messages? })')
 }
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -12,6 +12,8 @@ export interface RouteNeeds {
   inputTokens?: number
   outputTokens?: number
   maxCost?: number
+  /** The models to pick among (default: every registered one): `ctx.route` passes its executor's. */
+  among?: readonly ModelSpec[]
 }
 
 const isNum = (v: unknown, min: number, max = Infinity): v is number => typeof v === 'number' && v >= min && v <= max
@@ -124,8 +126,9 @@ export class Router {
     for (const k of ['inputTokens', 'outputTokens', 'maxCost'] as const) {
       if (needs[k] !== undefined && !isNum(needs[k], 0)) throw invalid(`needs.${k}`, 'must be a number >= 0')
     }
+    if (needs.among !== undefined && !Array.isArray(needs.among)) throw invalid('needs.among', 'must be an array of ModelSpec')
     const { inputTokens: inT = 0, outputTokens: outT = 0, maxCost = Infinity } = needs
-    const pool = this.models().filter((m) => provider === undefined || m.provider === provider)
+    const pool = (needs.among ?? this.models()).filter((m) => provider === undefined || m.provider === provider)
     if (!pool.length) throw invalid('provider', `no registered model of provider "${provider}"`)
 
     // Rounded to 12 significant digits so that float noise (0.1 + 0.2) cannot break a real tie.

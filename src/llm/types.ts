@@ -1,6 +1,54 @@
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage, ToolCall } from '../state/messages.js'
 
+/** Hard limits on an execution. Times in seconds, cost in USD, as the LLM document gives them. */
+export interface Constraints {
+  maxTokens?: number
+  maxTime?: number
+  maxCost?: number
+  [key: string]: Json | undefined
+}
+
+/** Routing hints for `execute`. */
+export interface Routing {
+  model?: string
+  provider?: string
+  strategy?: 'cost_optimized' | 'quality_optimized' | 'speed_optimized'
+  temperature?: number
+  maxOutputTokens?: number
+  /** Models tried in order when a call fails with a retryable or context-window error. */
+  fallbacks?: string[]
+  [key: string]: Json | undefined
+}
+
+/** Output shaping. `schema` may be JSON Schema (stored) or any Standard Schema (runtime only, never stored). */
+export interface Output {
+  format?: 'json' | 'markdown' | 'text' | 'html'
+  schema?: unknown
+  [key: string]: unknown
+}
+
+/**
+ * What a model call reads of a context: plain data, built by the `Context` for each call (its
+ * `execute` and `generateChatCompletion`), so that the executor never needs the `Context` class and
+ * any state can be run without one. The executor returns a result; applying it (appending the reply)
+ * is the caller's.
+ */
+export interface ModelContext {
+  /** The context's id, echoed in `ExecutionResponse.contextId`. */
+  contextId: string
+  intent?: string
+  /** The inputs `execute` prunes and renders; none for a chat. */
+  inputs?: readonly ContextInput[]
+  constraints?: Readonly<Constraints>
+  routing?: Readonly<Routing>
+  output?: Readonly<Output>
+  /** Runtime variables: `<PROVIDER>_API_KEY` is the key when the call gives none. Never stored, never in an error. */
+  variables?: Readonly<Record<string, string>>
+  /** The completion history a chat runs over. */
+  messages?: readonly CompletionMessage[]
+}
+
 /** One input of an LLM context: any JSON data with a relevance in 0..1 and its token count. */
 export interface ContextInput {
   data: Json

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { ValidationError } from '../errors.js'
+import { invalid, ValidationError } from '../errors.js'
 import { formatPath, toJson, type Json, type JsonLimits, type JsonObject } from './json.js'
 
 /** Any JSON value. Only used behind `toJson`, which has already checked and copied it. */
@@ -85,4 +85,21 @@ export function parse<S extends v.GenericSchema>(
 export function unknownKey(key: string): string {
   const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
   return `unknown key${camel !== key ? ` (did you mean ${camel}?)` : ''}`
+}
+
+/**
+ * `options` without its undefined values (`{}` when undefined) if it is an object with no key
+ * outside `keys` (space-separated), else a `ValidationError` naming the key: `prune({ max_tokens: 10 })`
+ * says "did you mean maxTokens?" instead of being silently ignored.
+ */
+export function checkOptions<T extends object>(options: T | undefined, keys: string): T {
+  const out = defined(options)
+  for (const k in out) if (!keys.split(' ').includes(k)) throw invalid(`options.${k}`, `${unknownKey(k)}; known: ${keys}`)
+  return out
+}
+
+/** `source` without its undefined values; a non-object is a `ValidationError` at `path`. */
+export function defined<T extends object>(source?: T, path = 'options'): T {
+  if (source !== undefined && !isObject(source)) throw invalid(path, 'must be an object')
+  return Object.fromEntries(Object.entries(source ?? {}).filter((e) => e[1] !== undefined)) as T
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Context, type Constraints, type Routing } from '../../src/context.js'
-import { overlayRouting } from '../../src/llm/executor.js'
+import { overlayRouting } from '../../src/llm/routing.js'
 import type { JsonObject } from '../../src/state/json.js'
 
 /** Property tests of `merge` and `extend` over generated contexts (inputs, constraints, routing, metadata). */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { Context } from '../../src/context.js'
 import { ConstraintError, ValidationError } from '../../src/errors.js'
 import type { ModelSpec } from '../../src/llm/models.js'
+import { Executor } from '../../src/llm/executor.js'
 import { Router } from '../../src/llm/router.js'
 import { estimateTokens } from '../../src/llm/tokens.js'
 import { thrown } from './helpers.js'
@@ -143,8 +144,22 @@ describe('prune', () => {
 })
 
 describe('route', () => {
+  // The model table is not bundled with Context: route() takes the runtime's router or the executor's.
+  const withRouter = () => ({ router: new Router() })
+
+  it('without a router or an executor: a ValidationError naming the fix, the routing unchanged', () => {
+    const ctx = new Context({ routing: { temperature: 0 } })
+    const e = refused(ctx, () => ctx.route({ model: 'gpt-4' }), 'router')
+    expect(e.message).toContain('new Router()')
+  })
+
+  it("with an executor and no runtime router: the executor's registry", () => {
+    const executor = new Executor({ providers: [{ name: 'openai', chat: async () => { throw new Error('not called') } }] })
+    expect(new Context({}, { executor }).route({ model: 'gpt-4' }).routing).toEqual({ model: 'gpt-4', provider: 'openai' })
+  })
+
   it('a model sets its provider (inferred from the registry); chains; stored in toJSON', () => {
-    const ctx = new Context()
+    const ctx = new Context({}, withRouter())
     expect(ctx.route({ model: 'claude-3-opus' })).toBe(ctx)
     expect(ctx.routing).toEqual({ model: 'claude-3-opus', provider: 'anthropic' })
     expect(ctx.toJSON().routing).toEqual({ model: 'claude-3-opus', provider: 'anthropic' })
@@ -153,20 +168,20 @@ describe('route', () => {
   })
 
   it('the document example: route({ model: "gpt-4", provider: "openai" }); a contradicting provider is refused', () => {
-    expect(new Context().route({ model: 'gpt-4', provider: 'openai' }).routing).toEqual({ model: 'gpt-4', provider: 'openai' })
-    const ctx = new Context()
+    expect(new Context({}, withRouter()).route({ model: 'gpt-4', provider: 'openai' }).routing).toEqual({ model: 'gpt-4', provider: 'openai' })
+    const ctx = new Context({}, withRouter())
     refused(ctx, () => ctx.route({ model: 'gpt-4', provider: 'anthropic' }), 'provider')
   })
 
   it('an unknown model is an error listing the known ones', () => {
-    const ctx = new Context()
+    const ctx = new Context({}, withRouter())
     const e = refused(ctx, () => ctx.route({ model: 'gpt-7' }), 'model')
     expect(e.message).toContain('gpt-4o-mini')
     expect(e.message).toContain('registerModel')
   })
 
   it('a strategy picks a model and records itself, keeping other routing keys', () => {
-    const ctx = new Context({ routing: { temperature: 0 } }).route({ strategy: 'quality_optimized' })
+    const ctx = new Context({ routing: { temperature: 0 } }, withRouter()).route({ strategy: 'quality_optimized' })
     expect(ctx.routing).toMatchObject({ model: 'gpt-5', provider: 'openai', strategy: 'quality_optimized', temperature: 0 })
   })
 
@@ -179,13 +194,13 @@ describe('route', () => {
   })
 
   it('maxCost limits the strategy; none under it is a ConstraintError', () => {
-    const ctx = new Context({ constraints: { maxCost: 0.000001 } })
+    const ctx = new Context({ constraints: { maxCost: 0.000001 } }, withRouter())
     expect(() => ctx.route({ strategy: 'cost_optimized' })).toThrow(ConstraintError)
     expect(ctx.routing).toEqual({})
   })
 
   it('refuses bad options naming the field', () => {
-    const ctx = new Context()
+    const ctx = new Context({}, withRouter())
     refused(ctx, () => ctx.route({ strategy: 'cheapest' }), 'strategy')
     refused(ctx, () => ctx.route({ modle: 'gpt-4' } as never), 'options.modle')
     refused(ctx, () => ctx.route('gpt-4' as never), 'options')

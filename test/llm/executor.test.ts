@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Context, type Output } from '../../src/context.js'
 import { ConstraintError, ContextError, ValidationError } from '../../src/errors.js'
 import { getDefaultExecutor, setDefaultExecutor } from '../../src/llm/default.js'
-import { Executor, OutputError, overlayRouting, renderPrompt } from '../../src/llm/executor.js'
+import { Executor, OutputError, renderPrompt } from '../../src/llm/executor.js'
+import { overlayRouting } from '../../src/llm/routing.js'
 import { Router } from '../../src/llm/router.js'
 import type { ChatRequest } from '../../src/llm/types.js'
 import { AbortedError, ProviderError } from '../../src/providers/errors.js'
@@ -57,6 +58,48 @@ describe('new Executor', () => {
     expect(executor.models().length).toBeGreaterThan(2)
     const router = new Router([{ id: 'c', provider: 'anthropic', contextWindow: 10, maxOutput: 5, quality: 1, speed: 1, inputPricePer1K: 0, outputPricePer1K: 0 }])
     expect(executor.models(router).map((m) => m.id)).toEqual(['c'])
+  })
+})
+
+describe('the executor on its own: a plain ModelContext, no Context', () => {
+  it('execute runs over plain data: inputs pruned to constraints.maxTokens, the key from variables, the id echoed', async () => {
+    const { fakes, executor } = setup(['openai'])
+    fakes.openai!.queue('done')
+    const r = await executor.execute(
+      {
+        contextId: 'plain-1',
+        intent: 'summarize',
+        inputs: [{ data: 'kept', relevance: 1, tokens: 5 }, { data: { dropped: true }, relevance: 0.1, tokens: 500 }],
+        constraints: { maxTokens: 100 },
+        routing: { model: 'gpt-4o-mini' },
+        variables: { OPENAI_API_KEY: 'sk-plain' },
+      },
+      { task: 'Sum up' },
+    )
+    expect(r).toMatchObject({ result: 'done', contextId: 'plain-1', modelUsed: 'gpt-4o-mini', metadata: { intent: 'summarize', inputCount: 1 } })
+    expect(fakes.openai!.requests[0]!.apiKey).toBe('sk-plain')
+    expect(userText(fakes.openai!.requests[0]!)).toBe('Context:\nkept\n\nTask: Sum up')
+  })
+
+  it('chat runs over context.messages and appends nothing (the Context applies the result)', async () => {
+    const { fakes, executor } = setup(['openai'])
+    fakes.openai!.queue('hello')
+    const messages = [{ role: 'user' as const, content: 'hi' }]
+    const r = await executor.chat({ contextId: 'plain-2', routing: { model: 'gpt-4o-mini' }, messages })
+    expect(r.text).toBe('hello')
+    expect(messages).toEqual([{ role: 'user', content: 'hi' }])
+    const ctx = setup(['openai'])
+    ctx.fakes.openai!.queue('hello')
+    const c = ctx.ctx({ routing: { model: 'gpt-4o-mini' } })
+    c.addCompletionMessage({ role: 'user', content: 'hi' })
+    await c.generateChatCompletion()
+    expect(c.getCompletionMessages().map((m) => m.role)).toEqual(['user', 'assistant'])
+  })
+
+  it('a Context passed where the plain data goes, or nothing, is a ValidationError naming context', async () => {
+    const { executor } = setup(['openai'])
+    expect((await rejected(() => executor.execute(undefined as never, { task: 'x' }))).path).toBe('context')
+    expect((await rejected(() => executor.chat({ messages: [] } as never))).path).toBe('context')
   })
 })
 
@@ -257,7 +300,7 @@ describe('execute: routing', () => {
     const { ctx } = setup(['anthropic'])
     expect(ctx().route({ strategy: 'cost_optimized' }).routing).toEqual({ model: 'claude-haiku-4-5', provider: 'anthropic', strategy: 'cost_optimized' })
     // Without an executor: the whole registry.
-    expect(new Context().route({ strategy: 'cost_optimized' }).routing.model).toBe('gemini-2.5-flash-lite')
+    expect(new Context({}, { router: new Router() }).route({ strategy: 'cost_optimized' }).routing.model).toBe('gemini-2.5-flash-lite')
   })
 
   it('regression: overrideRouting { model } over a routing with another provider infers the new one (not the inherited provider)', async () => {
