@@ -26,8 +26,8 @@ export { Executor, OutputError, renderPrompt } from './llm/executor.js'
 export type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse, ExecutorOptions } from './llm/executor.js'
 export { getDefaultExecutor, setDefaultExecutor } from './llm/default.js'
 export type { ExecutorLike } from './llm/default.js'
-export { AbortedError, isContextWindowError, ProviderError } from './providers/errors.js'
-export type { ProviderErrorInit } from './providers/errors.js'
+export { AbortedError, isContextWindowError, ProviderError } from './providers/kernel/errors.js'
+export type { ProviderErrorInit } from './providers/kernel/errors.js'
 
 // Persistence
 export { batchDelete, batchGet, batchSet, decodeKey, encodeKey, jsonEqual, MAX_PAGE, namespaced } from './storage/adapter.js'

@@ -1,5 +1,5 @@
 import { ConstraintError, ContextError, invalid } from '../errors.js'
-import { isContextWindowError } from '../providers/errors.js'
+import { isContextWindowError } from '../providers/kernel/errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { RoutingSchema } from '../state/schema.js'

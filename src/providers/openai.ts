@@ -1,7 +1,7 @@
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage, ContentPart } from '../state/messages.js'
-import { checkIndex, checkString, count, lookup, TEXT } from './check.js'
-import { argsText, base, chat, textOf, type ProviderOptions, type Reply } from './http.js'
+import { checkIndex, checkString, count, lookup, TEXT } from './kernel/check.js'
+import { argsText, base, chat, textOf, type ProviderOptions, type Reply } from './kernel/chat.js'
 
 /** Options of `openai()`. */
 export interface OpenAIOptions extends ProviderOptions {

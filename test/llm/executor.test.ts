@@ -7,7 +7,7 @@ import { Executor, OutputError, renderPrompt } from '../../src/llm/executor.js'
 import { overlayRouting } from '../../src/llm/routing.js'
 import { Router } from '../../src/llm/router.js'
 import type { ChatRequest } from '../../src/llm/types.js'
-import { AbortedError, ProviderError } from '../../src/providers/errors.js'
+import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
 import { fakeProvider, providerError, reply, waitForAbort, type FakeProvider } from './fake-provider.js'
 
 /** What `fn` rejected with (a `ContextError`), failing when it resolves. */

@@ -1,5 +1,5 @@
 import type { ChatRequest, ChatResponse, Provider } from '../../src/llm/types.js'
-import { AbortedError, ProviderError } from '../../src/providers/errors.js'
+import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
 
 /** What a scripted provider does with one request: a reply (text or a whole response), or an error to throw. */
 export type Script = string | Partial<ChatResponse> | Error | ((request: ChatRequest) => Promise<ChatResponse> | ChatResponse)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ContextError } from '../../src/errors.js'
-import { AbortedError, isContextWindowError, ProviderError } from '../../src/providers/errors.js'
+import { AbortedError, isContextWindowError, ProviderError } from '../../src/providers/kernel/errors.js'
 
 describe('ProviderError', () => {
   it('is a ContextError with code provider and every field, serializable with its message', () => {

@@ -2,11 +2,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ContextError } from '../../src/errors.js'
 import { anthropic } from '../../src/providers/anthropic.js'
-import { AbortedError, ProviderError } from '../../src/providers/errors.js'
+import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
 import { gemini } from '../../src/providers/gemini.js'
-import { fetchWithRetry } from '../../src/providers/retry.js'
+import { fetchWithRetry } from '../../src/providers/kernel/retry.js'
 import { openai } from '../../src/providers/openai.js'
-import { readEvents } from '../../src/providers/sse.js'
+import { readEvents } from '../../src/providers/kernel/sse.js'
 
 /**
  * The providers in both Node and real Chromium, through a `fetch` option that answers with

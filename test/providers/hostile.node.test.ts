@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ContextError } from '../../src/errors.js'
-import { ProviderError } from '../../src/providers/errors.js'
+import { ProviderError } from '../../src/providers/kernel/errors.js'
 import { data, KEY, loopback, type Loopback, type Step } from './servers/loopback.js'
 import { ask, expectNoPiece, expectPrototypesUnchanged, prototypes, wires, type Wire } from './wires.js'
 

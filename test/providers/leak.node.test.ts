@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ContextError } from '../../src/errors.js'
-import { ProviderError } from '../../src/providers/errors.js'
-import { scrubber } from '../../src/providers/scrub.js'
+import { ProviderError } from '../../src/providers/kernel/errors.js'
+import { scrubber } from '../../src/providers/kernel/scrub.js'
 import { json, loopback, sse, type Loopback, type Step } from './servers/loopback.js'
 import { ask, errorText, expectNoPiece, pieces, raw, wires } from './wires.js'
 

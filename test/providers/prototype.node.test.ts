@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ProviderError } from '../../src/providers/errors.js'
+import { ProviderError } from '../../src/providers/kernel/errors.js'
 import { data, json, sse, type Loopback } from './servers/loopback.js'
 import { ask, expectPrototypesUnchanged, prototypes, wires } from './wires.js'
 

@@ -1,8 +1,8 @@
 import { createParser } from 'eventsource-parser'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ProviderError } from '../../src/providers/errors.js'
-import { readEvents } from '../../src/providers/sse.js'
+import { ProviderError } from '../../src/providers/kernel/errors.js'
+import { readEvents } from '../../src/providers/kernel/sse.js'
 
 /**
  * Our SSE reader (eventsource-parser fed from a streaming TextDecoder, with a length bound) against

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ContextError, ValidationError } from '../../src/errors.js'
 import type { ChatRequest, Provider } from '../../src/llm/types.js'
-import { AbortedError, ProviderError } from '../../src/providers/errors.js'
+import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
 import { hang, json, KEY, loopback, sse, type Loopback, type Seen, type Step } from './servers/loopback.js'
 
 /** What the shared suite needs to know about one wire format. */

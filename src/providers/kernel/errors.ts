@@ -1,5 +1,5 @@
-import { ContextError } from '../errors.js'
-import type { ChatResponse } from '../llm/types.js'
+import { ContextError } from '../../errors.js'
+import type { ChatResponse } from '../../llm/types.js'
 
 /** What a `ProviderError` carries besides its message. */
 export interface ProviderErrorInit {

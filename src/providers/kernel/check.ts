@@ -1,4 +1,4 @@
-import type { FinishReason } from '../llm/types.js'
+import type { FinishReason } from '../../llm/types.js'
 
 /*
  * Checks on what a provider's response holds, before it is used to address anything. The readers

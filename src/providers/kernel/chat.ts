@@ -1,7 +1,15 @@
-import { ContextError, invalid } from '../errors.js'
-import type { ChatRequest, ChatResponse, FinishReason } from '../llm/types.js'
-import type { CompletionMessage, ContentPart, ToolCall } from '../state/messages.js'
-import type { Json } from '../state/json.js'
+/**
+ * The provider kernel, shared by every wire format (openai.ts, anthropic.ts, gemini.ts hold only
+ * their request and response shapes): `chat.ts` runs one call (request, stream or JSON, partial
+ * replies, the normalized response), `retry.ts` retries and follows redirects within the origin,
+ * `sse.ts` reads Server-Sent Events (eventsource-parser, bounded), `errors.ts` types what fails,
+ * `scrub.ts` keeps every piece of a key out of errors, `check.ts` checks what a response indexes.
+ * A second provider in a bundle costs only its wire format: the kernel is paid once.
+ */
+import { ContextError, invalid } from '../../errors.js'
+import type { ChatRequest, ChatResponse, FinishReason } from '../../llm/types.js'
+import type { CompletionMessage, ContentPart, ToolCall } from '../../state/messages.js'
+import type { Json } from '../../state/json.js'
 import { AbortedError, fail, ProviderError } from './errors.js'
 import { bodyError, head, requestId, retry, send, tryJson } from './retry.js'
 import { clean, deep, scrubber } from './scrub.js'
