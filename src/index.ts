@@ -1,5 +1,11 @@
+/**
+ * The core entry: the facade (`Context`), the factories and the pieces usable on their own
+ * (`Executor`, `Router`, `Pruner`, `TaskManager`, `createContextStore`, `memoryStorage`), the
+ * errors and the public types. Internals (key codecs, batch helpers, prompt renderers) are not
+ * exported: DESIGN.md § Public surface. test/package/package.node.test.ts holds the list.
+ */
 export { Context } from './context.js'
-export type { Constraints, ContextConfig, ContextRuntime, FrameworkData, Output, Routing } from './context.js'
+export type { ContextConfig, ContextRuntime, FrameworkData } from './context.js'
 export { ContextConflictError, ContextError, ConstraintError, StorageError, ValidationError } from './errors.js'
 export type { ContextErrorCode } from './errors.js'
 export type { CacheableEntity, CacheSetOptions, EntityType } from './state/cache.js'
@@ -12,17 +18,16 @@ export type { NodeLabel, TurnMessage, TurnRecord } from './state/turns.js'
 export { Testing } from './testing/testing.js'
 export type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
 export type { StopConditions, TestDefinition } from './testing/tests.js'
-export type { ChatRequest, ChatResponse, ContextInput, FinishReason, Provider, TokenCounter, ToolDefinition, Usage } from './llm/types.js'
+export type { ChatRequest, ChatResponse, Constraints, ContextInput, FinishReason, ModelContext, Output, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './llm/types.js'
 
 // LLM: tokens, pruning, routing, execution
 export { estimateTokens, countInputTokens } from './llm/tokens.js'
-export { renderInput } from './llm/render.js'
-export { MIN_TRUNCATE_TOKENS, Pruner, pruneInputs, truncateText } from './llm/pruner.js'
-export { builtinModels, inferProvider, PRICES_READ_ON } from './llm/models.js'
+export { Pruner } from './llm/pruner.js'
+export { builtinModels, PRICES_READ_ON } from './llm/models.js'
 export type { ModelSpec } from './llm/models.js'
 export { estimateCost, Router, STRATEGIES } from './llm/router.js'
 export type { RouteNeeds, Strategy } from './llm/router.js'
-export { Executor, OutputError, renderPrompt } from './llm/executor.js'
+export { Executor, OutputError } from './llm/executor.js'
 export type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse, ExecutorOptions } from './llm/executor.js'
 export { getDefaultExecutor, setDefaultExecutor } from './llm/default.js'
 export type { ExecutorLike } from './llm/default.js'
@@ -30,7 +35,6 @@ export { AbortedError, isContextWindowError, ProviderError } from './providers/k
 export type { ProviderErrorInit } from './providers/kernel/errors.js'
 
 // Persistence
-export { batchDelete, batchGet, batchSet, decodeKey, encodeKey, jsonEqual, MAX_PAGE, namespaced } from './storage/adapter.js'
 export type { ListOptions, ListPage, StorageAdapter, StorageCapabilities } from './storage/adapter.js'
 export { memoryStorage } from './storage/memory.js'
 export { createContextStore } from './storage/store.js'

@@ -13,6 +13,23 @@ function sourceFiles(dir: string): string[] {
   })
 }
 
+describe('the core entry', () => {
+  it('regression: internals (batchGet, encodeKey, jsonEqual, namespaced, MAX_PAGE, renderPrompt…) left it: the facade, factories, pieces, errors only', async () => {
+    const core = await import('../../src/index.js')
+    expect(Object.keys(core).sort()).toEqual(
+      [
+        // the facade and its helpers of the spec
+        'Context', 'getLastIndex', 'TurnMap', 'Testing', 'FORMAT_VERSION',
+        // the pieces, usable on their own
+        'Executor', 'setDefaultExecutor', 'getDefaultExecutor', 'Router', 'STRATEGIES', 'builtinModels', 'estimateCost', 'PRICES_READ_ON',
+        'Pruner', 'estimateTokens', 'countInputTokens', 'TaskManager', 'createContextStore', 'memoryStorage',
+        // the errors
+        'ContextError', 'ValidationError', 'StorageError', 'ContextConflictError', 'ConstraintError', 'OutputError', 'ProviderError', 'AbortedError', 'isContextWindowError',
+      ].sort(),
+    )
+  })
+})
+
 describe('package.json', () => {
   it('is an ESM package without side effects, with nanoid and valibot as runtime dependencies', () => {
     expect(pkg.name).toBe('agentctx')
