@@ -86,7 +86,8 @@ export interface FitResult {
  * once, the oldest not at all once the budget is spent):
  * - every system message stays, where it is;
  * - the other messages are kept newest first, and the oldest go first: the kept ones are the
- *   history's tail;
+ *   history's tail, and it starts with a user message (as Anthropic and Gemini require of a
+ *   conversation) unless nothing was left out or the history has no user message;
  * - an assistant message with tool calls and the tool messages answering it (matched by
  *   `toolCallId`) go or stay together: the tail never starts between them, so no provider sees a
  *   result without its call or a call without its results;
@@ -117,6 +118,7 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
   let system = 0
   let target = -1 // the oldest message that must stay: the last user message, else the last non-system one
   let lastUser = -1
+  let first = -1 // the oldest non-system message: a cut there leaves nothing out
   const calls = new Map<string, number>()
   const owner = new Int32Array(n).fill(-1)
   const answers = new Int32Array(n)
@@ -127,6 +129,7 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
       continue
     }
     target = i
+    if (first < 0) first = i
     if (m.role === 'user') lastUser = i
     else if (m.role === 'assistant') for (const c of m.toolCalls ?? []) calls.set(c.id, i)
     else if (m.role === 'tool') {
@@ -143,7 +146,9 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
   if (system > budget) throw over(system)
 
   // Backward: grow the tail one message at a time. Index i is a place to cut (keep i..n-1) when no
-  // tool message of the tail waits for its assistant message (`pending` 0).
+  // tool message of the tail waits for its assistant message (`pending` 0) and the tail starts with
+  // a user message: Anthropic and Gemini refuse a conversation that opens with the assistant, and an
+  // answer without its question misleads. Histories without a user message cut anywhere.
   let keep = n // the oldest non-system message kept
   let kept = 0 // tokens of the tail from `keep`
   let tokens = 0 // tokens of the tail from i
@@ -157,7 +162,7 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
     const fits = system + tokens <= budget
     // Over the budget with what must stay already kept: an older cut only adds, so stop counting.
     if (!fits && keep <= target) break
-    if (pending) continue
+    if (pending || (m.role !== 'user' && lastUser >= 0 && i !== first)) continue
     if (fits) (keep = i), (kept = tokens)
     else if (i <= target) throw over(system + tokens)
   }

@@ -88,8 +88,10 @@ describe('fitMessages', () => {
     expect(out.messages.slice(1)).toEqual(history.slice(history.length - (out.messages.length - 1)))
     expect(out.omitted).toBe(history.length - out.messages.length)
     expect(out.omitted).toBeGreaterThan(180)
-    // The next older message would not have fit.
-    expect(out.tokens + messageTokens(history[history.length - out.messages.length]!)).toBeGreaterThan(200)
+    // The tail starts with a question, and the next older question and answer would not have fit.
+    expect(out.messages[1]!.role).toBe('user')
+    const k = history.length - (out.messages.length - 1)
+    expect(out.tokens + messageTokens(history[k - 1]!) + messageTokens(history[k - 2]!)).toBeGreaterThan(200)
   })
 
   it('keeps every system message where it is', () => {
@@ -110,11 +112,27 @@ describe('fitMessages', () => {
   it('drops a tool call together with its results, never one without the other', () => {
     const h = [user('u1'), asst('', 'a', 'b'), tool('a', x(10)), tool('b', x(10)), asst('done'), user('u2')]
     // The tail [tool b, asst, u2] would fit 17 tokens, but it starts inside the tool group: the group goes whole.
-    const out = fitMessages(h, { maxTokens: 17, count: len })
-    expect(out.messages).toEqual([asst('done'), user('u2')])
-    expect(out.omitted).toBe(4)
-    // With room for the whole group, it stays whole.
-    expect(fitMessages(h, { maxTokens: 26, count: len }).messages).toEqual(h.slice(1))
+    const out = fitMessages(h, { maxTokens: 27, count: len })
+    expect(out.messages).toEqual([user('u2')])
+    expect(out.omitted).toBe(5)
+    expect(fitMessages(h, { maxTokens: 28, count: len }).messages).toBe(h)
+  })
+
+  it('does not split a tool group around a user message inside it', () => {
+    // A history OpenAI would refuse anyway; the tail from u1 (9 tokens) would fit 10 but holds a result without its call.
+    const h = [asst('xxx', 'a'), user('u1'), tool('a', x(5)), user('u2')]
+    expect(fitMessages(h, { maxTokens: 10, count: len }).messages).toEqual([user('u2')])
+    expect(fitMessages(h, { maxTokens: 12, count: len }).messages).toBe(h)
+  })
+
+  it('starts the kept tail with a user message: Anthropic and Gemini refuse a conversation that opens with the assistant', () => {
+    const h = [user(x(20)), asst(x(5)), asst(x(5)), user('u')]
+    // [asst, asst, u] would fit 11, but would open with the assistant.
+    expect(fitMessages(h, { maxTokens: 11, count: len }).messages).toEqual([user('u')])
+    expect(fitMessages(h, { maxTokens: 31, count: len }).messages).toBe(h)
+    // A history that opens with the assistant is sent as it is when all of it fits.
+    const g = [asst('hello'), user('u')]
+    expect(fitMessages(g, { maxTokens: 6, count: len }).messages).toBe(g)
   })
 
   it('keeps a tool loop in progress (the call and its results after the last user message) or refuses', () => {
@@ -155,7 +173,7 @@ describe('fitMessages', () => {
   it('takes the reserve (tool definitions) from the budget', () => {
     const h = [user(x(10)), asst(x(10)), user(x(10))]
     expect(fitMessages(h, { maxTokens: 30, count: len }).omitted).toBe(0)
-    expect(fitMessages(h, { maxTokens: 30, reserve: 5, count: len }).omitted).toBe(1)
+    expect(fitMessages(h, { maxTokens: 30, reserve: 5, count: len }).omitted).toBe(2)
     expect((catchError(() => fitMessages(h, { maxTokens: 30, reserve: 25, count: len })) as Error).message).toMatch(/budget of 30 tokens less 25 reserved/)
   })
 
@@ -265,7 +283,13 @@ function owners(h: CompletionMessage[]): number[] {
 function oracle(h: CompletionMessage[], budget: number): number | 'refuse' {
   const own = owners(h)
   const n = h.length
-  const valid = (c: number) => own.every((a, t) => a < 0 || !(a < c && t >= c))
+  const firstNonSystem = firstNonSystemFrom(h, 0)
+  const hasUser = h.some((m) => m.role === 'user')
+  const starts = (c: number) => {
+    const k = firstNonSystemFrom(h, c)
+    return k >= h.length || k === firstNonSystem || !hasUser || h[k]!.role === 'user'
+  }
+  const valid = (c: number) => starts(c) && own.every((a, t) => a < 0 || !(a < c && t >= c))
   const cost = (c: number) => h.reduce((s, m, i) => s + (m.role === 'system' || i >= c ? len(m) : 0), 0)
   let target = -1
   h.forEach((m, i) => m.role !== 'system' && (target = i))
