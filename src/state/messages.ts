@@ -21,8 +21,9 @@ const ImagePart = v.pipe(
   }),
   v.check((p) => (p.url === undefined) !== (p.data === undefined), 'an image part needs exactly one of url or data'),
 )
-const ContentPart = v.variant('type', [TextPart, ImagePart])
-const Parts = v.array(ContentPart, 'must be a string or an array of content parts')
+/** Schema of one content part: text, or an image by URL or by bytes. */
+export const ContentPartSchema = v.variant('type', [TextPart, ImagePart])
+const Parts = v.array(ContentPartSchema, 'must be a string or an array of content parts')
 /**
  * A string, or an array of parts. Not `v.union`: under `abortEarly` a union reports only its own
  * vague issue at `content`, where running the array schema directly names the part and its problem
@@ -32,7 +33,7 @@ const Content = {
   ...Parts,
   '~run': (dataset: { value: unknown }, config: v.Config<v.BaseIssue<unknown>>) =>
     typeof dataset.value === 'string' ? { typed: true, value: dataset.value } : Parts['~run'](dataset, config),
-} as unknown as v.GenericSchema<string | v.InferOutput<typeof ContentPart>[]>
+} as unknown as v.GenericSchema<string | v.InferOutput<typeof ContentPartSchema>[]>
 
 const ToolCall = v.strictObject({
   id: NonEmpty,
@@ -45,7 +46,8 @@ const ToolCall = v.strictObject({
 export const CompletionMessageSchema = v.variant(
   'role',
   [
-    v.strictObject({ role: v.literal('system'), content: v.string() }),
+    // `name` on a system message too: OpenAI's Chat Completions takes it on every role.
+    v.strictObject({ role: v.literal('system'), content: v.string(), name: v.optional(v.string()) }),
     v.strictObject({ role: v.literal('user'), content: Content, name: v.optional(v.string()) }),
     v.strictObject({
       role: v.literal('assistant'),
@@ -58,7 +60,7 @@ export const CompletionMessageSchema = v.variant(
 )
 
 /** A text or image part of a message's content. */
-export type ContentPart = v.InferOutput<typeof ContentPart>
+export type ContentPart = v.InferOutput<typeof ContentPartSchema>
 /** A tool call the assistant asked for. */
 export type ToolCall = v.InferOutput<typeof ToolCall>
 /** A chat message: `system`, `user`, `assistant` (maybe with tool calls) or `tool` (a tool's result). */
