@@ -67,7 +67,14 @@ export function parse<S extends v.GenericSchema>(
   limits?: JsonLimits,
 ): v.InferOutput<S> {
   // `root` is a formatted prefix (`messages[2]`, `outcomes.wins`), not one key to quote.
-  const json = toJson(value, root, { ...limits, code })
+  return parseJson(schema, toJson(value, root, { ...limits, code }), root, code)
+}
+
+/**
+ * `parse` for a value `toJson` has already checked and copied: `toCompletionMessages` copies a
+ * message once, then checks what it built (1.2 µs a message; a second copy made it 2.5).
+ */
+export function parseJson<S extends v.GenericSchema>(schema: S, json: Json, root: string, code: 'invalid_argument' | 'invalid_state' = 'invalid_argument'): v.InferOutput<S> {
   const result = v.safeParse(schema, json, { abortEarly: true })
   if (result.success) return result.output
   const issue = result.issues[0]

@@ -1,7 +1,7 @@
 import { invalid } from '../errors.js'
 import { toJson, type Json } from './json.js'
 import { CompletionMessageSchema, ContentPartSchema, type CompletionMessage, type ContentPart } from './messages.js'
-import { parse } from './validate.js'
+import { parseJson } from './validate.js'
 
 /**
  * A message as OpenAI's Chat Completions takes it (`ChatCompletionMessageParam`) or answers it
@@ -72,7 +72,7 @@ function part(b: Obj, at: string, role: string): ContentPart | undefined {
         : b
   // A system message's content is a string: only text parts join into it.
   if (p?.type !== 'text' && (p?.type !== 'image' || role === 'system')) fail(at + '.type', `${JSON.stringify(t) ?? 'no type'} is not supported in ${role} messages`)
-  return parse(ContentPartSchema, p, at)
+  return parseJson(ContentPartSchema, p, at)
 }
 
 /**
@@ -96,7 +96,7 @@ function part(b: Obj, at: string, role: string): ContentPart | undefined {
  */
 export function toCompletionMessages(input: unknown, root: string): CompletionMessage[] {
   const m = toJson(input, root) as Obj
-  if (!m || typeof m !== 'object' || Array.isArray(m)) return [parse(CompletionMessageSchema, m, root)]
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return [parseJson(CompletionMessageSchema, m, root)]
   const { role, content } = m
   const calls: Obj[] = []
   // Each message with the path its problems are reported under.
@@ -147,6 +147,6 @@ export function toCompletionMessages(input: unknown, root: string): CompletionMe
   if (calls.length) out[0]![0].toolCalls = [...(m.toolCalls ?? []), ...calls]
   return out.map(([message, at]) => {
     if (message.role === 'system' && Array.isArray(message.content)) message.content = message.content.map((p: Obj) => p.text).join('')
-    return parse(CompletionMessageSchema, message, at)
+    return parseJson(CompletionMessageSchema, message, at)
   })
 }
