@@ -51,10 +51,9 @@ export function messageTokens(message: CompletionMessage, counter: TokenCounter 
  * `maxTokens: 200`: min(200, 4096 − 1024 − 205) = 200.
  */
 export function historyBudget(limits: { maxTokens?: number; contextWindow?: number; maxOutputTokens?: number } = {}): number {
-  const { maxTokens = Infinity, contextWindow = Infinity, maxOutputTokens = 0 } = limits
-  for (const [k, v] of Object.entries({ maxTokens, contextWindow, maxOutputTokens })) {
-    if (typeof v !== 'number' || !(v >= 0)) throw invalid(k, 'must be a number >= 0')
-  }
+  const maxTokens = amount(limits.maxTokens ?? Infinity, 'maxTokens')
+  const contextWindow = amount(limits.contextWindow ?? Infinity, 'contextWindow')
+  const maxOutputTokens = amount(limits.maxOutputTokens ?? 0, 'maxOutputTokens')
   const room = contextWindow === Infinity ? Infinity : contextWindow - maxOutputTokens - Math.ceil(contextWindow * WINDOW_MARGIN)
   return Math.max(0, Math.min(maxTokens, room))
 }
@@ -102,15 +101,9 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
   if (!Array.isArray(messages)) throw invalid('messages', 'must be an array')
   const { maxTokens, reserve = 0, path = 'constraints.maxTokens' } = options ?? {}
   const count = options?.count ?? ((m: CompletionMessage) => messageTokens(m))
-  if (typeof maxTokens !== 'number' || !(maxTokens >= 0)) throw invalid('maxTokens', 'must be a number >= 0')
-  if (typeof reserve !== 'number' || !(reserve >= 0) || reserve === Infinity) throw invalid('reserve', 'must be a finite number >= 0')
-  const cost = (m: CompletionMessage) => {
-    const t = count(m)
-    if (typeof t !== 'number' || !(t >= 0) || t === Infinity) throw invalid('count', `returned ${t}, not a finite number >= 0`)
-    return t
-  }
+  const cost = (m: CompletionMessage) => amount(count(m), 'count', true)
   const n = messages.length
-  const budget = maxTokens - reserve
+  const budget = amount(maxTokens, 'maxTokens') - amount(reserve, 'reserve', true)
 
   // Forward: system tokens, the last user message, and each tool result's call. `owner[i]` is the
   // index of the assistant message whose call tool message i answers (the nearest one before it:
@@ -140,7 +133,7 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
   if (lastUser >= 0) target = lastUser
   const over = (need: number) =>
     new ConstraintError(
-      `${path}: the history has a budget of ${maxTokens} tokens${reserve ? ` less ${reserve} reserved` : ''}, but its system messages${target >= 0 ? ' and its newest messages from the last user message on' : ''} alone take ${need}`,
+      `${path}: the history has a budget of ${maxTokens} tokens${reserve ? ` less ${reserve} reserved` : ''}, but its system messages${target < 0 ? '' : lastUser < 0 ? ' and its newest message' : ' and its messages from the last user message on'} alone take ${need}`,
       { path },
     )
   if (system > budget) throw over(system)
@@ -173,4 +166,10 @@ export function fitMessages(messages: CompletionMessage[], options: FitOptions):
     omitted,
     tokens: system + kept,
   }
+}
+
+/** `value` if it is a number >= 0 (and finite when `finite`), else a `ValidationError` at `path`. */
+function amount(value: unknown, path: string, finite?: boolean): number {
+  if (typeof value !== 'number' || !(value >= 0) || (finite && value === Infinity)) throw invalid(path, `must be a ${finite ? 'finite ' : ''}number >= 0`)
+  return value
 }

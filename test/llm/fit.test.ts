@@ -163,7 +163,7 @@ describe('fitMessages', () => {
     expect((e as ConstraintError).code).toBe('constraint')
     expect((e as ConstraintError).path).toBe('constraints.maxTokens')
     expect((e as Error).message).toBe(
-      'constraints.maxTokens: the history has a budget of 100 tokens, but its system messages and its newest messages from the last user message on alone take 110',
+      'constraints.maxTokens: the history has a budget of 100 tokens, but its system messages and its messages from the last user message on alone take 110',
     )
     const w = catchError(() => fitMessages([sys(x(40))], { maxTokens: 30, count: len, path: 'routing.model' }))
     expect((w as ConstraintError).path).toBe('routing.model')
@@ -180,7 +180,7 @@ describe('fitMessages', () => {
   it('keeps the newest message when there is no user message', () => {
     const h = [asst(x(10)), asst(x(10))]
     expect(fitMessages(h, { maxTokens: 10, count: len }).messages).toEqual([asst(x(10))])
-    expect(catchError(() => fitMessages(h, { maxTokens: 9, count: len }))).toBeInstanceOf(ConstraintError)
+    expect((catchError(() => fitMessages(h, { maxTokens: 9, count: len })) as Error).message).toMatch(/system messages and its newest message alone take 10$/)
     expect(fitMessages([], { maxTokens: 0 })).toEqual({ messages: [], omitted: 0, tokens: 0 })
   })
 
