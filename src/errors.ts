@@ -14,10 +14,10 @@ export type ContextErrorCode =
   | 'not_found' // a named test, outcome or task that does not exist
   | 'storage' // a storage backend failed
   | 'conflict' // another writer saved the same context first
-  | 'constraint' // a constraint (maxCost, maxTokens, maxTime) refused the call
+  | 'constraint' // a constraint (maxCost, maxTokens) refused the call
   | 'provider' // an LLM provider answered with an error or broke its stream
-  | 'timeout' // a deadline passed
-  | 'aborted' // the caller aborted
+  | 'timeout' // a deadline passed: an AbortedError with reason timeout (a task's timeout, maxTime, AbortSignal.timeout)
+  | 'aborted' // an AbortedError cancelled or interrupted
 
 /** Base class of every error agentctx throws on purpose. */
 export class ContextError extends Error {
@@ -55,11 +55,11 @@ export class ContextConflictError extends ContextError {
   }
 }
 
-/** A constraint (maxCost, maxTokens, maxTime) refused an operation before or during it. */
+/** A constraint (maxCost, maxTokens) refused an operation before it ran; `maxTime` passing mid-way is an `AbortedError` (reason `timeout`). */
 export class ConstraintError extends ContextError {
   override name = 'ConstraintError'
-  constructor(message: string, options?: { path?: string; cause?: unknown; code?: 'constraint' | 'timeout' }) {
-    super(options?.code ?? 'constraint', message, options)
+  constructor(message: string, options?: { path?: string; cause?: unknown }) {
+    super('constraint', message, options)
   }
 }
 

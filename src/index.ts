@@ -31,7 +31,9 @@ export { Executor, OutputError } from './llm/executor.js'
 export type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse, ExecutorOptions } from './llm/executor.js'
 export { getDefaultExecutor, setDefaultExecutor } from './llm/default.js'
 export type { ExecutorLike } from './llm/default.js'
-export { AbortedError, isContextWindowError, ProviderError } from './providers/kernel/errors.js'
+export { AbortedError } from './abort.js'
+export type { AbortReason } from './abort.js'
+export { isContextWindowError, ProviderError } from './providers/kernel/errors.js'
 export type { ProviderErrorInit } from './providers/kernel/errors.js'
 
 // Persistence

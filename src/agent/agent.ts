@@ -1,5 +1,6 @@
 import { Context, internals, type ContextRuntime } from '../context.js'
-import { ContextError } from '../errors.js'
+import { AbortedError, abortReason } from '../abort.js'
+import { invalid } from '../errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { NodeLabel } from '../state/turns.js'
 import type { ContextStore } from '../storage/store.js'
@@ -131,7 +132,8 @@ interface Session {
   deleted?: boolean
 }
 
-const abortError = (message: string) => new DOMException(message, 'AbortError')
+/** What an interrupted turn's signal is aborted with. */
+const interruption = (message: string, signalReason?: unknown) => new AbortedError(message, { reason: abortReason(signalReason, 'interrupted'), signalReason })
 
 /**
  * Interrupts a run: its handler's signal aborts and the runtime stops waiting on the handler.
@@ -198,17 +200,17 @@ function attempt(fn: () => unknown): void {
  */
 export function createAgent(options: AgentOptions): Agent {
   const { handler, store } = options
-  if (typeof handler !== 'function') throw new ContextError('invalid_argument', 'handler: must be a function (an async generator)', { path: 'handler' })
-  if (!store || typeof store.load !== 'function') throw new ContextError('invalid_argument', 'store: must be a context store (createContextStore(adapter))', { path: 'store' })
+  if (typeof handler !== 'function') throw invalid('handler', 'must be a function (an async generator)')
+  if (!store || typeof store.load !== 'function') throw invalid('store', 'must be a context store (createContextStore(adapter))')
   const interrupts = options.interrupts ?? ((e: AgentEvent) => e instanceof TextEvent)
   const startLabel = options.startLabel ?? { flow: 'agent', node: 'start' }
   const runtime: ContextRuntime = { ...options.runtime }
   if (options.variables) runtime.variables = options.variables
   if (options.executor) runtime.executor = options.executor
   const cacheSize = options.cacheSize ?? 100
-  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw new ContextError('invalid_argument', 'cacheSize: must be an integer >= 0', { path: 'cacheSize' })
+  if (!Number.isInteger(cacheSize) || cacheSize < 0) throw invalid('cacheSize', 'must be an integer >= 0')
   const cors = corsPolicy(options.cors)
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') throw new ContextError('invalid_argument', 'authorize: must be a function', { path: 'authorize' })
+  if (options.authorize !== undefined && typeof options.authorize !== 'function') throw invalid('authorize', 'must be a function')
   const sessions = new Map<string, Session>()
   /** The idle sessions with a cached context, least recently used first (a Map keeps insertion order). */
   const idle = new Map<string, Session>()
@@ -268,17 +270,17 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   function send(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): AsyncIterable<AgentEvent> {
-    if (typeof sessionId !== 'string' || !sessionId) throw new ContextError('invalid_argument', 'sessionId: must be a non-empty string', { path: 'sessionId' })
+    if (typeof sessionId !== 'string' || !sessionId) throw invalid('sessionId', 'must be a non-empty string')
     const event = input instanceof AgentEvent ? input : eventFromJSON(input)
     const s = session(sessionId)
     if (s.runs.size && interrupts(event)) {
-      for (const r of s.runs) interrupt(r, abortError('interrupted by a new event'))
+      for (const r of s.runs) interrupt(r, interruption('interrupted by a new event'))
       attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
     const run: Run = { controller: new AbortController(), output: channel<AgentEvent>() }
     s.runs.add(run)
     const caller = sendOptions.signal
-    const onCallerAbort = () => interrupt(run, caller!.reason)
+    const onCallerAbort = () => interrupt(run, interruption("interrupted by the caller's signal", caller!.reason))
     if (caller?.aborted) onCallerAbort()
     caller?.addEventListener('abort', onCallerAbort, { once: true })
     const queued = queue(s, () => turn(sessionId, s, event, run, sendOptions.waitUntil).finally(() => caller?.removeEventListener('abort', onCallerAbort)))
@@ -389,14 +391,14 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   async function remove(id: string): Promise<boolean> {
-    if (typeof id !== 'string' || !id) throw new ContextError('invalid_argument', 'sessionId: must be a non-empty string', { path: 'sessionId' })
+    if (typeof id !== 'string' || !id) throw invalid('sessionId', 'must be a non-empty string')
     const s = sessions.get(id)
     if (s) {
       // Forget it first: its running turn and tasks must not save it back after the delete.
       sessions.delete(id)
       idle.delete(id)
       s.deleted = true
-      for (const r of s.runs) interrupt(r, abortError('the session was deleted'))
+      for (const r of s.runs) interrupt(r, interruption('the session was deleted'))
       attempt(() => s.ctx?.cancelAllTasks())
     }
     const stored = (await store.load(id, runtime)) !== undefined

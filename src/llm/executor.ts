@@ -1,3 +1,4 @@
+import { AbortedError } from '../abort.js'
 import { ConstraintError, ContextError, invalid } from '../errors.js'
 import { isContextWindowError } from '../providers/kernel/errors.js'
 import type { Json, JsonObject } from '../state/json.js'
@@ -120,7 +121,8 @@ export class Executor {
    * message (`systemPrompt`, when given) and one user message: `Context:`, the inputs most relevant
    * first (objects as compact JSON) that fit `constraints.maxTokens` together with the system prompt
    * and the task, then `Task: <task>`. A failed or aborted stream's error keeps what arrived in
-   * `partial`. `constraints.maxTime` passing is a `ConstraintError` with code `timeout`.
+   * `partial`. `constraints.maxTime` passing is an `AbortedError` with reason and code `timeout`, path
+   * `constraints.maxTime` (the partial kept); the caller's signal, an `AbortedError` with its reason.
    */
   async execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse> {
     const started = Date.now()
@@ -247,10 +249,13 @@ export class Executor {
         return { response, model, cost: spec && estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) }
       } catch (e) {
         if (timer?.aborted && !callerSignal?.aborted) {
-          throw Object.assign(
-            new ConstraintError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, { path: 'constraints.maxTime', code: 'timeout', cause: e }),
-            { partial: (e as { partial?: ChatResponse }).partial },
-          )
+          throw new AbortedError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, {
+            reason: 'timeout',
+            signalReason: timer.reason,
+            partial: (e as { partial?: ChatResponse }).partial,
+            path: 'constraints.maxTime',
+            cause: e,
+          })
         }
         if (signal?.aborted || streamed || !((e as { retryable?: boolean }).retryable || isContextWindowError(e))) throw e
         error = e

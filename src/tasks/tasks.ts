@@ -1,4 +1,5 @@
-import { ValidationError } from '../errors.js'
+import { AbortedError, abortReason } from '../abort.js'
+import { invalid as invalidError } from '../errors.js'
 
 /**
  * Background tasks driven by one `AbortController` each.
@@ -6,7 +7,7 @@ import { ValidationError } from '../errors.js'
  * Lifecycle of a task, with `timeout: 60`:
  *   create ─► running ─► settles (completed / failed)            done resolves
  *                   ├──► cancel / replace / parent abort ─► settles or t=60 s, first wins
- *                   └──► t=60 s: aborted with a TimeoutError ─► dropped at once
+ *                   └──► t=60 s: aborted (reason timeout) ─► dropped at once
  * A task is waited for (`waitForAll`, `hasUnfinished`, `done`) until its handler settles or its
  * deadline passes, whichever is first: a task that ignores its signal costs at most its timeout.
  */
@@ -25,14 +26,15 @@ export interface TaskOptions {
   name?: string
   /** Cancelled by `cancelInterruptible` (a user barge-in). Default `false`. */
   interruptible?: boolean
-  /** Seconds until the task is aborted with a `TimeoutError` and no longer waited for. Default 30; `Infinity` for none. */
+  /** Seconds until the task is aborted (an `AbortedError`, reason `timeout`) and no longer waited for. Default 30; `Infinity` for none. */
   timeout?: number
 }
 
 /**
  * How a task ended: its handler finished (`completed`) or threw (`failed`, reported to `onError`), it
  * was aborted by `cancel*`, replacement or the parent signal (`cancelled`), or by its timeout or any
- * abort whose reason is a `TimeoutError` (`timeout`). The first abort decides.
+ * abort whose reason is a timeout (a `TimeoutError`, an `AbortedError` of reason `timeout`: `timeout`).
+ * The first abort decides.
  */
 export type TaskStatus = 'completed' | 'failed' | 'cancelled' | 'timeout'
 
@@ -42,7 +44,12 @@ export interface TaskInfo {
   readonly interruptible: boolean
   /** Seconds, as given (`Infinity` for none). */
   readonly timeout: number
-  /** Aborted on cancel, replacement, timeout or parent abort; `signal.reason` says which. */
+  /**
+   * Aborted on cancel, replacement, timeout or parent abort; `signal.reason` is an `AbortedError`
+   * whose `reason` says which (`cancelled`, `timeout`, `interrupted` for `cancelInterruptible`) and
+   * whose `signalReason` is the reason given to `cancel*` or the parent's, if any. A `fetch` given
+   * the signal rejects with that same error.
+   */
   readonly signal: AbortSignal
   /** Resolves (never rejects) when the task settles or is dropped at its deadline. */
   readonly done: Promise<TaskStatus>
@@ -79,10 +86,12 @@ interface Entry {
 const MAX_DELAY = 2_147_483_647
 
 const invalid = (path: string, what: string): never => {
-  throw new ValidationError('invalid_argument', `${path}: ${what}`, { path })
+  throw invalidError(path, what)
 }
 
-const abortError = (message: string) => new DOMException(message, 'AbortError')
+/** What a task's signal is aborted with: the one abort error, its reason (the kind) and the cause given from outside. */
+const abortedTask = (name: string, what: string, reason: 'cancelled' | 'timeout' | 'interrupted', signalReason?: unknown) =>
+  new AbortedError(`task "${name}" ${what}`, { reason, signalReason })
 
 /** Runs and tracks the background tasks of one context. */
 export class TaskManager<C = unknown> {
@@ -110,7 +119,7 @@ export class TaskManager<C = unknown> {
     if (typeof timeout !== 'number' || !(timeout > 0)) invalid('options.timeout', 'must be a positive number of seconds or Infinity')
     while (name === undefined || (options.name === undefined && this.#tasks.has(name))) name = `task-${++this.#count}`
 
-    this.#tasks.get(name)?.controller.abort(abortError(`task "${name}" was replaced by a new task of the same name`))
+    this.#tasks.get(name)?.controller.abort(abortedTask(name, 'was replaced by a new task of the same name', 'cancelled'))
 
     const controller = new AbortController()
     const signal = controller.signal
@@ -123,7 +132,7 @@ export class TaskManager<C = unknown> {
     this.#pending.add(entry)
     this.#tasks.set(name, entry)
     signal.addEventListener('abort', () => {
-      entry.status ??= (signal.reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'cancelled'
+      entry.status ??= abortReason(signal.reason) === 'timeout' ? 'timeout' : 'cancelled'
       if (this.#tasks.get(name!) === entry) this.#tasks.delete(name!)
     }, { once: true })
     this.#arm(entry, timeout * 1000)
@@ -134,7 +143,7 @@ export class TaskManager<C = unknown> {
     }
     if (parent?.aborted) {
       // The context is being torn down: never start the handler.
-      controller.abort(parent.reason)
+      controller.abort(abortedTask(name, 'was cancelled', abortReason(parent.reason), parent.reason))
       this.#settle(entry, entry.status!)
     } else void this.#run(entry, handler)
     return info
@@ -143,18 +152,18 @@ export class TaskManager<C = unknown> {
   /** Aborts the running task called `name`. Returns whether there was one. */
   cancel(name: string, reason?: unknown): boolean {
     const entry = this.#tasks.get(name)
-    entry?.controller.abort(reason ?? abortError(`task "${name}" was cancelled`))
+    entry?.controller.abort(abortedTask(name, 'was cancelled', abortReason(reason), reason))
     return entry !== undefined
   }
 
   /** Aborts every running interruptible task (a user barge-in). Returns how many. */
   cancelInterruptible(reason?: unknown): number {
-    return this.#cancelWhere((e) => e.info.interruptible, reason)
+    return this.#cancelWhere((e) => e.info.interruptible, reason, 'interrupted')
   }
 
   /** Aborts every running task. Returns how many. */
   cancelAll(reason?: unknown): number {
-    return this.#cancelWhere(() => true, reason)
+    return this.#cancelWhere(() => true, reason, 'cancelled')
   }
 
   /** Whether any task is still waited for (running, or aborted but not yet settled, before its deadline). */
@@ -172,23 +181,23 @@ export class TaskManager<C = unknown> {
     return [...this.#tasks.keys()]
   }
 
-  #cancelWhere(match: (e: Entry) => boolean, reason: unknown): number {
+  #cancelWhere(match: (e: Entry) => boolean, reason: unknown, kind: 'cancelled' | 'interrupted'): number {
     let n = 0
     for (const [name, entry] of [...this.#tasks]) {
       if (!match(entry)) continue
-      entry.controller.abort(reason ?? abortError(`task "${name}" was cancelled`))
+      entry.controller.abort(abortedTask(name, `was ${kind}`, abortReason(reason, kind), reason))
       n++
     }
     return n
   }
 
-  /** Deadline: abort with a TimeoutError, then stop waiting whether or not the handler listens. */
+  /** Deadline: abort with an `AbortedError` (reason `timeout`), then stop waiting whether or not the handler listens. */
   #arm(entry: Entry, ms: number): void {
     if (ms === Infinity) return
     entry.timer = setTimeout(() => {
       if (ms > MAX_DELAY) return this.#arm(entry, ms - MAX_DELAY)
       const { name, timeout } = entry.info
-      entry.controller.abort(new DOMException(`task "${name}" timed out after ${timeout} s`, 'TimeoutError'))
+      entry.controller.abort(abortedTask(name, `timed out after ${timeout} s`, 'timeout'))
       this.#settle(entry, entry.status!)
     }, Math.min(ms, MAX_DELAY))
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createAgent, type AgentHandler, type AgentOptions } from '../../src/agent/agent.js'
 import { channel } from '../../src/agent/channel.js'
 import { AgentEvent, defineEvent, StartEvent, TextEvent, TextToSpeechEvent, type EventJSON } from '../../src/agent/events.js'
-import { ContextError } from '../../src/errors.js'
+import { ContextError, ValidationError } from '../../src/errors.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { createContextStore } from '../../src/storage/store.js'
 import { sleep, trackUnhandledRejections, untilAborted } from '../tasks/helpers.js'
@@ -45,6 +45,39 @@ describe('createAgent', () => {
     const store = createContextStore(memoryStorage(), { channel: false })
     expect(() => createAgent({ store } as never)).toThrow(expect.objectContaining({ code: 'invalid_argument', path: 'handler' }))
     expect(() => createAgent({ handler: echo, store: {} as never })).toThrow(expect.objectContaining({ code: 'invalid_argument', path: 'store' }))
+  })
+
+  it('regression: agent.ts threw plain ContextErrors where its JSDoc promises ValidationErrors', async () => {
+    const store = createContextStore(memoryStorage(), { channel: false })
+    const bad: [() => unknown, string][] = [
+      [() => createAgent({ store } as never), 'handler'],
+      [() => createAgent({ handler: echo, store: {} as never }), 'store'],
+      [() => createAgent({ handler: echo, store, cacheSize: -1 }), 'cacheSize'],
+      [() => createAgent({ handler: echo, store, authorize: 'yes' as never }), 'authorize'],
+      [() => createAgent({ handler: echo, store }).send('', text('hi')), 'sessionId'],
+    ]
+    for (const [fn, path] of bad) expect(fn).toThrow(expect.objectContaining({ name: 'ValidationError', path }))
+    const deleted = createAgent({ handler: echo, store }).delete('')
+    await expect(deleted).rejects.toBeInstanceOf(ValidationError)
+  })
+
+  it("the caller's signal interrupts a turn: the handler's signal reason is an AbortedError (interrupted) carrying the caller's reason", async () => {
+    const store = createContextStore(memoryStorage(), { channel: false })
+    let reason: unknown
+    const agent = createAgent({
+      store,
+      handler: async function* (_event, _ctx, { signal }) {
+        yield say('working')
+        await untilAborted(signal).catch(() => {})
+        reason = signal.reason
+      },
+    })
+    const controller = new AbortController()
+    const it = agent.send('s', text('go'), { signal: controller.signal })[Symbol.asyncIterator]()
+    await it.next()
+    controller.abort('client left')
+    while (!(await it.next()).done);
+    expect(reason).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'interrupted', signalReason: 'client left' })
   })
 })
 
@@ -230,7 +263,7 @@ describe('barge-in', () => {
     expect((await first.next()).value.data.text).toBe('Once upon a time')
     expect(texts(await collect(agent.send('s', text('stop'))))).toEqual(['You said: stop'])
     expect((await first.next()).done).toBe(true)
-    expect(reason).toMatchObject({ name: 'AbortError', message: 'interrupted by a new event' })
+    expect(reason).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'interrupted', message: 'interrupted by a new event' })
     const ctx = (await store.load('s'))!
     expect(ctx.responses.get(1)).toMatchObject({ text: 'Once upon a time', interrupted: true })
     expect(ctx.responses.get(2)).toEqual(expect.not.objectContaining({ interrupted: true }))
@@ -253,7 +286,7 @@ describe('barge-in', () => {
     await first.next()
     await collect(agent.send('s', text('quiet')))
     await sleep(60)
-    expect(ended).toEqual({ music: 'task "music" was cancelled', payment: 'finished' })
+    expect(ended).toEqual({ music: 'task "music" was interrupted', payment: 'finished' })
   })
 
   // Regression: an async-function handler was awaited to the end, so a barge-in waited for it.

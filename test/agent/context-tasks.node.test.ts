@@ -27,7 +27,7 @@ describe('ctx.createTask with a fetch to a server that never answers', () => {
     const { closed } = await arrived
     expect(await task.done).toBe('timeout')
     await closed // never resolves (the test times out) if the abort did not reach the socket
-    expect(fetchError).toMatchObject({ name: 'TimeoutError', message: 'task "slow_lookup" timed out after 0.1 s' })
+    expect(fetchError).toMatchObject({ name: 'AbortedError', reason: 'timeout', message: 'task "slow_lookup" timed out after 0.1 s' })
     expect(ctx.getData('lookup')).toBe('timed out')
     expect(ctx.hasUnfinishedTasks()).toBe(false)
   })

@@ -91,7 +91,7 @@ describe('ctx.createTask', () => {
     const ctx = new Context()
     const task = ctx.createTask((s) => untilAborted(s), { name: 'lookup' })
     expect(ctx.cancelTask('lookup')).toBe(true)
-    expect(task.signal.reason).toMatchObject({ name: 'AbortError', message: 'task "lookup" was cancelled' })
+    expect(task.signal.reason).toMatchObject({ name: 'AbortedError', reason: 'cancelled', message: 'task "lookup" was cancelled' })
     expect(await task.done).toBe('cancelled')
     expect(ctx.cancelTask('lookup')).toBe(false)
     expect(ctx.cancelTask('never')).toBe(false)
@@ -104,7 +104,7 @@ describe('ctx.createTask', () => {
     await ctx.waitForAllTasks() // returns although "deaf" never settles
     expect(await listening.done).toBe('timeout')
     expect(await deaf.done).toBe('timeout')
-    expect(listening.signal.reason).toMatchObject({ name: 'TimeoutError', message: 'task "listening" timed out after 0.02 s' })
+    expect(listening.signal.reason).toMatchObject({ name: 'AbortedError', reason: 'timeout', code: 'timeout', message: 'task "listening" timed out after 0.02 s' })
     expect(ctx.hasUnfinishedTasks()).toBe(false)
   })
 

@@ -212,11 +212,11 @@ describe.each(wires)('ctx.execute over $name', (w) => {
     if (w.name === 'gemini') expect(asked).toMatchObject({ responseMimeType: 'application/json', responseJsonSchema: schema })
   })
 
-  it('maxTime aborts a hanging server: ConstraintError code timeout, and the server sees the connection closed', async () => {
+  it('maxTime aborts a hanging server: AbortedError, reason and code timeout, and the server sees the connection closed', async () => {
     server().queue(hang)
     const e = await rejected(() => ctxFor(w, { constraints: { maxTime: 0.3 } }).execute({ task: 'x' }))
-    expect(e).toBeInstanceOf(ConstraintError)
-    expect(e).toMatchObject({ code: 'timeout', path: 'constraints.maxTime' })
+    expect(e).toBeInstanceOf(AbortedError)
+    expect(e).toMatchObject({ code: 'timeout', reason: 'timeout', path: 'constraints.maxTime' })
     expect(e.message).toContain('0.3 s')
     await server().seen[0]!.clientClosed
   })

@@ -437,12 +437,13 @@ describe('execute: constraints', () => {
     expect(e).toBeInstanceOf(ConstraintError)
   })
 
-  it('maxTime aborts the call: a ConstraintError with code timeout naming maxTime, the provider error as its cause', async () => {
+  it('regression: maxTime was a ConstraintError, an abort an AbortedError: maxTime is an AbortedError, reason and code timeout, naming maxTime, the provider error as its cause', async () => {
     const { fakes, ctx } = setup()
     fakes.openai!.queue(waitForAbort('openai'))
     const e = await rejected(() => ctx({ routing: { model: 'gpt-4o' }, constraints: { maxTime: 0.05 } }).execute({ task: 'x' }))
-    expect(e).toBeInstanceOf(ConstraintError)
-    expect(e.code).toBe('timeout')
+    expect(e).toBeInstanceOf(AbortedError)
+    expect(e).toMatchObject({ name: 'AbortedError', code: 'timeout', reason: 'timeout' })
+    expect(e.signalReason?.name).toBe('TimeoutError')
     expect(e.path).toBe('constraints.maxTime')
     expect(e.message).toBe('constraints.maxTime: gpt-4o did not finish within 0.05 s')
     expect(e.cause).toBeInstanceOf(AbortedError)
@@ -471,7 +472,7 @@ describe('execute: constraints', () => {
       controller.abort()
       const e = await pending
       expect(e).toBeInstanceOf(AbortedError)
-      expect(e.code).toBe('aborted')
+      expect(e).toMatchObject({ code: 'aborted', reason: 'cancelled' })
     }
   })
 

@@ -1,5 +1,5 @@
 import type { ChatRequest, ChatResponse, Provider } from '../../src/llm/types.js'
-import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
+import { aborted, ProviderError } from '../../src/providers/kernel/errors.js'
 
 /** What a scripted provider does with one request: a reply (text or a whole response), or an error to throw. */
 export type Script = string | Partial<ChatResponse> | Error | ((request: ChatRequest) => Promise<ChatResponse> | ChatResponse)
@@ -52,7 +52,7 @@ export const waitForAbort =
     new Promise((_, reject) => {
       const signal = request.signal
       if (!signal) return reject(new Error('no signal given'))
-      const fail = () => reject(new AbortedError(name, signal.reason))
+      const fail = () => reject(aborted(name, signal.reason))
       if (signal.aborted) fail()
       else signal.addEventListener('abort', fail)
     })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ContextError } from '../../src/errors.js'
-import { AbortedError, isContextWindowError, ProviderError } from '../../src/providers/kernel/errors.js'
+import { AbortedError, abortReason } from '../../src/abort.js'
+import { aborted, isContextWindowError, ProviderError } from '../../src/providers/kernel/errors.js'
 
 describe('ProviderError', () => {
   it('is a ContextError with code provider and every field, serializable with its message', () => {
@@ -35,15 +36,24 @@ describe('ProviderError', () => {
 })
 
 describe('AbortedError', () => {
-  it('is code aborted with the reason, or timeout for a TimeoutError reason', () => {
-    const aborted = new AbortedError('anthropic', 'user left')
-    expect(aborted).toBeInstanceOf(ContextError)
-    expect(aborted).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'user left', message: 'anthropic: aborted' })
+  it("a provider's abort: code aborted (reason cancelled) with the signal's reason, or timeout for a TimeoutError reason", () => {
+    const e = aborted('anthropic', 'user left')
+    expect(e).toBeInstanceOf(ContextError)
+    expect(e).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'cancelled', signalReason: 'user left', cause: 'user left', message: 'anthropic: aborted' })
     const reason = new DOMException('signal timed out', 'TimeoutError')
-    const timeout = new AbortedError('gemini', reason)
-    expect(timeout).toMatchObject({ code: 'timeout', reason, message: 'gemini: timeout' })
-    expect(new AbortedError('p', new DOMException('x', 'AbortError')).code).toBe('aborted')
-    expect(new AbortedError('p', undefined).code).toBe('aborted')
+    expect(aborted('gemini', reason)).toMatchObject({ code: 'timeout', reason: 'timeout', signalReason: reason, message: 'gemini: timeout' })
+    expect(aborted('p', new DOMException('x', 'AbortError')).code).toBe('aborted')
+    expect(aborted('p', undefined)).toMatchObject({ code: 'aborted', reason: 'cancelled' })
+  })
+
+  it('regression: one abort error, three shapes before (DOMException, AbortedError, ConstraintError timeout): the kind travels with it', () => {
+    const interrupted = new AbortedError('interrupted by a new event', { reason: 'interrupted' })
+    expect(interrupted).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'interrupted' })
+    // A provider call whose signal was aborted with an AbortedError keeps its kind (a barge-in stays an interruption).
+    expect(aborted('openai', interrupted)).toMatchObject({ code: 'aborted', reason: 'interrupted', signalReason: interrupted })
+    expect(aborted('openai', new AbortedError('task "t" timed out after 1 s', { reason: 'timeout' }))).toMatchObject({ code: 'timeout', reason: 'timeout' })
+    expect(abortReason(new DOMException('x', 'TimeoutError'), 'interrupted')).toBe('timeout')
+    expect(abortReason('bye', 'interrupted')).toBe('interrupted')
   })
 })
 

@@ -315,8 +315,8 @@ export function providerSuite(d: Driver) {
       server.queue(hang)
       const err = await rejection(() => provider.chat(ask(d, { signal: AbortSignal.timeout(150) })))
       expect(err).toBeInstanceOf(AbortedError)
-      expect(err.code).toBe('timeout')
-      expect(err.reason?.name).toBe('TimeoutError')
+      expect(err).toMatchObject({ code: 'timeout', reason: 'timeout' })
+      expect(err.signalReason?.name).toBe('TimeoutError')
       await server.seen[0]!.clientClosed
       expect(server.seen).toHaveLength(1)
     })
@@ -346,7 +346,7 @@ export function providerSuite(d: Driver) {
         ),
       )
       expect(err).toBeInstanceOf(AbortedError)
-      expect(err).toMatchObject({ code: 'aborted', reason: 'user left' })
+      expect(err).toMatchObject({ code: 'aborted', reason: 'cancelled', signalReason: 'user left' })
       expect(err.partial).toMatchObject({ text: 'alpha beta gamma', finishReason: 'aborted', provider: d.name })
       expect(err.partial.usage).toMatchObject({ estimated: true })
       expect(err.partial.usage.inputTokens).toBeGreaterThan(0)

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { TaskManager, type TaskInfo, type TaskOptions } from '../../src/tasks/tasks.js'
+import { AbortedError } from '../../src/abort.js'
 import { ValidationError } from '../../src/errors.js'
 import { AgentEvent, TextEvent, TextToSpeechEvent } from '../../src/agent/events.js'
 import { sleep, trackUnhandledRejections, untilAborted } from './helpers.js'
@@ -80,9 +81,9 @@ describe('TaskManager', () => {
       ran = true
     }, { name: 'lookup' })
     expect(old.signal.aborted).toBe(true)
-    expect(old.signal.reason).toBeInstanceOf(DOMException)
-    expect((old.signal.reason as DOMException).name).toBe('AbortError')
-    expect((old.signal.reason as DOMException).message).toMatch(/"lookup" was replaced/)
+    expect(old.signal.reason).toBeInstanceOf(AbortedError)
+    expect(old.signal.reason).toMatchObject({ name: 'AbortedError', code: 'aborted', reason: 'cancelled' })
+    expect((old.signal.reason as AbortedError).message).toMatch(/"lookup" was replaced/)
     expect(await old.done).toBe('cancelled')
     expect(await fresh.done).toBe('completed')
     expect(ran).toBe(true)
@@ -96,6 +97,8 @@ describe('TaskManager', () => {
     expect(hard.interruptible).toBe(false)
     expect(tasks.cancelInterruptible()).toBe(1)
     expect(soft.signal.aborted).toBe(true)
+    // A barge-in: the kind says interrupted; the task's status is still cancelled.
+    expect(soft.signal.reason).toMatchObject({ name: 'AbortedError', reason: 'interrupted', message: 'task "soft" was interrupted' })
     expect(hard.signal.aborted).toBe(false)
     expect(await soft.done).toBe('cancelled')
     expect(tasks.names()).toEqual(['hard'])
@@ -109,7 +112,7 @@ describe('TaskManager', () => {
     const reason = new Error('session over')
     const list = [1, 2, 3].map((i) => tasks.create(untilAborted, { name: `t${i}`, interruptible: i === 2 }))
     expect(tasks.cancelAll(reason)).toBe(3)
-    for (const t of list) expect(t.signal.reason).toBe(reason)
+    for (const t of list) expect(t.signal.reason).toMatchObject({ name: 'AbortedError', reason: 'cancelled', signalReason: reason, cause: reason })
     expect(tasks.names()).toEqual([])
     await tasks.waitForAll()
     expect(await Promise.all(list.map((t) => t.done))).toEqual(['cancelled', 'cancelled', 'cancelled'])
@@ -121,12 +124,12 @@ describe('TaskManager', () => {
     const a = tasks.create(untilAborted, { name: 'a' })
     const b = tasks.create(untilAborted, { name: 'b' })
     expect(tasks.cancel('a')).toBe(true)
-    expect((a.signal.reason as DOMException).message).toMatch(/"a" was cancelled/)
+    expect((a.signal.reason as AbortedError).message).toMatch(/"a" was cancelled/)
     expect(tasks.cancel('a')).toBe(false) // already cancelled: no longer running
     expect(tasks.cancel('nope')).toBe(false)
     expect(b.signal.aborted).toBe(false)
     tasks.cancel('b', 'custom reason')
-    expect(b.signal.reason).toBe('custom reason')
+    expect(b.signal.reason).toMatchObject({ reason: 'cancelled', signalReason: 'custom reason' })
     await tasks.waitForAll()
   })
 
@@ -248,16 +251,16 @@ describe('TaskManager', () => {
     expect(tasks.hasUnfinished()).toBe(false)
   })
 
-  it('aborts at the timeout with a TimeoutError naming the task and seconds, and stops waiting for a task that ignores it', async () => {
+  it('regression: a task timeout was a DOMException TimeoutError: an AbortedError, reason and code timeout, naming the task and seconds; stops waiting for a task that ignores it', async () => {
     const tasks = new TaskManager()
     const stubborn = tasks.create(never, { name: 'stubborn', timeout: 0.03 })
     expect(tasks.hasUnfinished()).toBe(true)
     await tasks.waitForAll() // would hang forever if the task were still counted
     expect(tasks.hasUnfinished()).toBe(false)
     expect(await stubborn.done).toBe('timeout')
-    const reason = stubborn.signal.reason as DOMException
-    expect(reason).toBeInstanceOf(DOMException)
-    expect(reason.name).toBe('TimeoutError')
+    const reason = stubborn.signal.reason as AbortedError
+    expect(reason).toBeInstanceOf(AbortedError)
+    expect(reason).toMatchObject({ name: 'AbortedError', code: 'timeout', reason: 'timeout' })
     expect(reason.message).toBe('task "stubborn" timed out after 0.03 s')
   })
 
@@ -296,7 +299,7 @@ describe('TaskManager', () => {
     const a = tasks.create(untilAborted, { name: 'a' })
     const reason = new Error('response closed')
     parent.abort(reason)
-    expect(a.signal.reason).toBe(reason)
+    expect(a.signal.reason).toMatchObject({ name: 'AbortedError', reason: 'cancelled', signalReason: reason })
     expect(await a.done).toBe('cancelled')
     const started = vi.fn(async () => {})
     const late = tasks.create(started, { name: 'late' })

@@ -10,7 +10,7 @@ import { ContextError, invalid } from '../../errors.js'
 import type { ChatRequest, ChatResponse, FinishReason } from '../../llm/types.js'
 import type { CompletionMessage, ContentPart, ToolCall } from '../../state/messages.js'
 import type { Json } from '../../state/json.js'
-import { AbortedError, fail, ProviderError } from './errors.js'
+import { aborted, fail, ProviderError } from './errors.js'
 import { bodyError, head, requestId, retry, send, tryJson } from './retry.js'
 import { clean, deep, scrubber } from './scrub.js'
 import { readEvents } from './sse.js'
@@ -198,7 +198,7 @@ export async function chat(provider: string, options: ProviderOptions, request: 
       () => !emitted,
     )
   } catch (e) {
-    if (signal?.aborted) throw new AbortedError(provider, signal.reason, streaming ? deep(finish('aborted'), scrub) : undefined)
+    if (signal?.aborted) throw aborted(provider, signal.reason, streaming ? deep(finish('aborted'), scrub) : undefined)
     if (inCallback || !(e instanceof ProviderError)) throw e
     if (streaming) e.partial = finish('error')
     e.requestId ??= reqId

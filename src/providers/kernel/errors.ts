@@ -1,5 +1,9 @@
+import { AbortedError, abortReason } from '../../abort.js'
 import { ContextError } from '../../errors.js'
 import type { ChatResponse } from '../../llm/types.js'
+
+// The one abort error lives below the kernel (tasks and the agent throw it too); re-exported for the kernel's users.
+export { AbortedError }
 
 /** What a `ProviderError` carries besides its message. */
 export interface ProviderErrorInit {
@@ -47,22 +51,11 @@ export const fail = (provider: string, what: string, retryable = false, init?: O
   new ProviderError(`${provider}: ${what}`, { provider, retryable, ...init })
 
 /**
- * The caller's signal aborted a provider call. `code` is `timeout` when the signal's reason is a
- * `TimeoutError` (from `AbortSignal.timeout`, alone or inside `AbortSignal.any`), else `aborted`.
- * A stream aborted mid-way keeps what arrived in `partial` (finishReason `aborted`, usage estimated).
+ * The `AbortedError` of a provider call aborted by `signalReason` (the signal's reason): its message
+ * reads `provider: aborted` or `provider: timeout`; a stream aborted mid-way keeps `partial`.
  */
-export class AbortedError extends ContextError {
-  override name = 'AbortedError'
-  /** The signal's `reason`, as given to `controller.abort(reason)`. */
-  declare reason: unknown
-  declare partial: ChatResponse | undefined
-
-  constructor(provider: string, reason: unknown, partial?: ChatResponse) {
-    const code = (reason as Error | undefined)?.name === 'TimeoutError' ? 'timeout' : 'aborted'
-    super(code, `${provider}: ${code}`, { cause: reason })
-    Object.assign(this, { reason, partial })
-  }
-}
+export const aborted = (provider: string, signalReason: unknown, partial?: ChatResponse): AbortedError =>
+  new AbortedError(`${provider}: ${abortReason(signalReason) === 'timeout' ? 'timeout' : 'aborted'}`, { signalReason, partial })
 
 /**
  * Whether `err` says the prompt is longer than the model's context window, as each provider words

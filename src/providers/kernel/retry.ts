@@ -1,4 +1,4 @@
-import { AbortedError, fail, ProviderError, type ProviderErrorInit } from './errors.js'
+import { aborted, fail, ProviderError, type ProviderErrorInit } from './errors.js'
 
 /** What `fetchWithRetry` needs besides the request. */
 export interface RetryOptions {
@@ -150,7 +150,7 @@ export async function retry<T>(o: RetryOptions, signal: AbortSignal | null | und
     try {
       return await attempt()
     } catch (e) {
-      if (signal?.aborted) throw new AbortedError(o.provider, signal.reason)
+      if (signal?.aborted) throw aborted(o.provider, signal.reason)
       const wait = e instanceof ProviderError && e.retryable && n < (o.maxRetries ?? 2) && may() ? backoff(answered.get(e), n, o.retryDelay) : -1
       if (wait < 0) throw e
       // An abortable sleep: an abort during it ends the call at once.
@@ -158,7 +158,7 @@ export async function retry<T>(o: RetryOptions, signal: AbortSignal | null | und
         const done = () => {
           clearTimeout(timer)
           signal?.removeEventListener('abort', done)
-          signal?.aborted ? reject(new AbortedError(o.provider, signal.reason)) : resolve(0)
+          signal?.aborted ? reject(aborted(o.provider, signal.reason)) : resolve(0)
         }
         const timer = setTimeout(done, wait)
         signal?.addEventListener('abort', done)
