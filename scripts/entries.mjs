@@ -31,4 +31,8 @@ export const entries = [
   ...['indexeddb', 'local', 'cloudflare-kv', 'durable-object', 'unstorage'].map(storage),
   ...['openai', 'anthropic', 'gemini'].map(provider),
   { specifier: 'agentctx/agent', input: 'src/agent/index.ts', output: 'agent/index', budget: 0, addsToCore: 6 * KB },
+  // mockProvider, for users' own tests (never in an app's bundle): 2.1 KB, about 0.9 KB for the script
+  // checker (every key of a reply checked, the error naming its path), 0.35 KB for the fault table and
+  // 0.9 KB for the player (streams, aborts, records).
+  { specifier: 'agentctx/test', input: 'src/test/index.ts', output: 'test/index', budget: 0, addsToCore: 2.25 * KB },
 ].map((e) => ({ ...e, budget: e.budget || core.budget + e.addsToCore }))
