@@ -50,6 +50,7 @@ const anthropicConversation = [
     content: [
       { type: 'tool_result', tool_use_id: 'toolu_1', content: '21°C' },
       { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: '12:00' }] },
+      { type: 'text', text: 'And tomorrow?' },
     ],
   },
   { role: 'assistant', content: message({ text: 'Sunny, 21°C, at noon.' }).content },
@@ -103,9 +104,17 @@ describe.each(targets)('a recorded conversation, normalized, is sent by $name as
   it('recorded from Anthropic', async () => {
     const sent = await send(normalize(anthropicConversation))
     if (target.name === 'anthropic') {
-      // Back on its own wire: the same but for the thinking block, and one text block sent as a string.
+      // Back on its own wire: the same but for the thinking block, one text block sent as a string, and
+      // the text after the results in a user message of its own (the API joins consecutive user turns).
       const [first, calls, results] = anthropicConversation
-      expect(sent).toEqual([first, { role: 'assistant', content: calls!.content.slice(1) }, results, { role: 'assistant', content: 'Sunny, 21°C, at noon.' }, anthropicConversation[4]])
+      expect(sent).toEqual([
+        first,
+        { role: 'assistant', content: calls!.content.slice(1) },
+        { role: 'user', content: results!.content.slice(0, 2) },
+        { role: 'user', content: results!.content.slice(2) },
+        { role: 'assistant', content: 'Sunny, 21°C, at noon.' },
+        anthropicConversation[4],
+      ])
     }
   })
 })

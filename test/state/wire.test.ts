@@ -4,7 +4,8 @@ import { Context } from '../../src/context.js'
 import { ValidationError } from '../../src/errors.js'
 import type { Json } from '../../src/state/json.js'
 import type { CompletionMessage } from '../../src/state/messages.js'
-import { toCompletionMessages } from '../../src/state/wire.js'
+import type { ChatCompletionMessage, ChatCompletionMessageParam } from 'openai/resources/chat/completions'
+import { toCompletionMessages, type MessageInput } from '../../src/state/wire.js'
 import { thrown } from '../core/helpers.js'
 
 const norm = (m: unknown) => toCompletionMessages(m, 'message')
@@ -393,3 +394,17 @@ describe('toCompletionMessages: properties', () => {
       { numRuns: 500 },
     ))
 })
+
+describe('MessageInput takes the official SDK types as they are', () => {
+  it('openai: ChatCompletionMessageParam and a reply message (checked by tsc)', () => {
+    const params: ChatCompletionMessageParam[] = [{ role: 'developer', content: 'x' }]
+    const reply = completionMessage({ role: 'assistant', content: 'hi', refusal: null })
+    const inputs: MessageInput[] = [...params, reply]
+    expect(inputs.flatMap((m, i) => toCompletionMessages(m, `messages[${i}]`))).toEqual([
+      { role: 'system', content: 'x' },
+      { role: 'assistant', content: 'hi' },
+    ])
+  })
+})
+
+const completionMessage = (m: ChatCompletionMessage) => m
