@@ -3,14 +3,21 @@
  * Size check, run by `npm test` after the build: every entry of scripts/entries.mjs is bundled from
  * dist/ the way a consumer's bundler would (esbuild, ESM, minified, dependencies included,
  * tree-shaken), then compressed with gzip and brotli. The run fails when an entry is over its budget,
- * or a subpath adds more than its `addsToCore` to the core.
+ * or a subpath adds more than its `addsToCore` to the core. Then the imports apps make together
+ * (`COMBINED` below): `import { Context }` alone, the in-browser stack, and what a second provider
+ * adds once the kernel is in.
+ *
+ * `npm run size -- --analyze` prints what each bundle is made of (bytes per source file in the
+ * minified output, from esbuild's metafile), largest first: where to look before cutting.
  */
 import { build } from 'esbuild'
 import { existsSync } from 'node:fs'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { entries } from './entries.mjs'
 
-async function bundle(source) {
+const analyze = process.argv.includes('--analyze')
+
+async function bundle(source, label) {
   const result = await build({
     stdin: { contents: source, resolveDir: process.cwd(), loader: 'js' },
     bundle: true,
@@ -21,8 +28,14 @@ async function bundle(source) {
     platform: 'browser',
     write: false,
     logLevel: 'silent',
+    metafile: analyze,
   })
   const bytes = result.outputFiles[0].contents
+  if (analyze) {
+    const inputs = Object.entries(Object.values(result.metafile.outputs)[0].inputs).filter(([, v]) => v.bytesInOutput)
+    console.log(`\n${label}: ${bytes.length} bytes minified`)
+    for (const [file, v] of inputs.sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput)) console.log(`  ${String(v.bytesInOutput).padStart(6)}  ${file}`)
+  }
   return {
     min: bytes.length,
     gzip: gzipSync(bytes, { level: 9 }).length,
@@ -44,9 +57,9 @@ const distOf = (e) => `./dist/${e.output}.js`
 const kb = (n) => (n / 1024).toFixed(2) + ' KB'
 const rows = []
 let failed = false
-const coreSize = await bundle(`export * from '${distOf(core)}'`)
+const coreSize = await bundle(`export * from '${distOf(core)}'`, core.specifier)
 for (const entry of entries) {
-  const size = entry === core ? coreSize : await bundle(`export * from '${distOf(core)}'\nexport * from '${distOf(entry)}'`)
+  const size = entry === core ? coreSize : await bundle(`export * from '${distOf(core)}'\nexport * from '${distOf(entry)}'`, entry.specifier)
   const adds = entry === core ? undefined : size.gzip - coreSize.gzip
   const over = size.gzip > entry.budget || (entry.addsToCore !== undefined && adds > entry.addsToCore)
   failed ||= over
@@ -60,13 +73,65 @@ for (const entry of entries) {
     over ? 'OVER' : 'ok',
   ])
 }
-// What most apps pay: `import { Context } from 'agentctx'` alone, tree-shaken. 14 KB keeps it honest
-// as the whole entry grows with optional pieces (executor, store, adapters' helpers).
-const CONTEXT_ALONE_BUDGET = 14 * 1024
-const alone = await bundle(`export { Context } from '${distOf(core)}'`)
-const aloneOver = alone.gzip > CONTEXT_ALONE_BUDGET
-failed ||= aloneOver
-rows.splice(1, 0, ["import { Context } from 'agentctx'", kb(alone.min), kb(alone.gzip), kb(alone.brotli), '—', `≤ ${kb(CONTEXT_ALONE_BUDGET)}`, aloneOver ? 'OVER' : 'ok'])
+const dist = (specifier) => distOf(entries.find((e) => e.specifier === specifier))
+const KB = 1024
+/**
+ * Imports that apps make together, each with a gzip budget (issue 9's figures are floors to reach;
+ * where one is not reached yet, the budget is what was reached and the comment says why). A row
+ * with `minus` checks the difference from the row it names: what a second provider adds.
+ */
+const COMBINED = [
+  {
+    // What most apps pay. Issue 9 asks for 10 KB; 13.3 KB before it. The router and its model table
+    // left it (route() takes the runtime's or the executor's router): 12.0 KB. What stays is what
+    // Context's own members need, each in the spec and callable without set-up; of the 33.2 KB
+    // minified (`--analyze`): the valibot state schema 5.9 KB (fromJSON, messages), background tasks
+    // 3.2 KB (createTask), A/B tests and outcomes 3.4 KB (addTest…), pruning and token counting 3.1 KB
+    // (prune, addInput). A class's methods are not tree-shaken, and a synchronous one (createTask
+    // returns its TaskInfo at once) cannot load its code lazily: 10 KB needs one of those dropped or
+    // made opt-in (an injected TaskManager, say), a change to the spec's surface. Held at 12.25 KB.
+    name: "import { Context } from 'agentctx'",
+    source: `export { Context } from '${distOf(core)}'`,
+    budget: 12.25 * KB,
+  },
+  {
+    // Issue 9 asks for 20 KB; 26.1 KB reached: Context (12), the store, the agent with its HTTP
+    // handler, the openai provider with the kernel (issue 8's defences, 1.4 KB of it) and
+    // eventsource-parser (1.25), idb-keyval. Held at 26.5 KB.
+    name: 'in-browser stack (Context, createContextStore, indexedDBStorage, openai, createAgent)',
+    source: [
+      `export { Context, createContextStore } from '${distOf(core)}'`,
+      `export { indexedDBStorage } from '${dist('agentctx/storage/indexeddb')}'`,
+      `export { openai } from '${dist('agentctx/providers/openai')}'`,
+      `export { createAgent } from '${dist('agentctx/agent')}'`,
+    ].join('\n'),
+    budget: 26.5 * KB,
+  },
+  { name: 'core + openai', source: `export * from '${distOf(core)}'\nexport * from '${dist('agentctx/providers/openai')}'` },
+  {
+    // The kernel (retries, redirects, SSE, errors, key scrubbing, checks) is paid once: a second
+    // wire format adds only itself. Issue 9's 1.5 KB.
+    name: 'second provider (core + openai + anthropic, minus core + openai)',
+    source: `export * from '${distOf(core)}'\nexport * from '${dist('agentctx/providers/openai')}'\nexport * from '${dist('agentctx/providers/anthropic')}'`,
+    minus: 'core + openai',
+    budget: 1.5 * KB,
+  },
+]
+const measured = new Map()
+for (const combo of COMBINED) {
+  const size = await bundle(combo.source, combo.name)
+  measured.set(combo.name, size)
+  if (!combo.budget) continue
+  const base = combo.minus && measured.get(combo.minus)
+  const value = base ? size.gzip - base.gzip : size.gzip
+  const over = value > combo.budget
+  failed ||= over
+  rows.push(
+    base
+      ? [combo.name, '—', '—', '—', `+${kb(value)} (≤ ${kb(combo.budget)})`, '—', over ? 'OVER' : 'ok']
+      : [combo.name, kb(size.min), kb(size.gzip), kb(size.brotli), '—', `≤ ${kb(combo.budget)}`, over ? 'OVER' : 'ok'],
+  )
+}
 
 const header = ['entry (with core)', 'min', 'gzip', 'brotli', 'adds to core (gzip)', 'budget (gzip)', '']
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))

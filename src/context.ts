@@ -555,13 +555,12 @@ export class Context {
 
   /** The plain data a model call reads: copies, so that the call cannot change this context. */
   #modelContext(chat: boolean): ModelContext {
-    const { id, intent, constraints, routing } = this.#state
     return {
-      contextId: id,
-      intent,
+      contextId: this.id,
+      intent: this.intent,
       inputs: chat ? undefined : this.inputs,
-      constraints: cloneJson(constraints as JsonObject) as Constraints,
-      routing: cloneJson(routing as JsonObject) as Routing,
+      constraints: this.constraints,
+      routing: this.routing,
       output: this.output,
       variables: this.#variables,
       messages: chat ? this.getCompletionMessages() : undefined,

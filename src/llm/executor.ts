@@ -297,7 +297,7 @@ function checkFits(model: string, spec: ModelSpec | undefined, inputTokens: numb
 
 /** A `ValidationError` unless `context` is an object with a `contextId`: `execute(request)` without the context says so. */
 function checkContext(context: ModelContext): void {
-  if (!isObject(context) || typeof (context as ModelContext).contextId !== 'string') throw invalid('context', 'must be a ModelContext ({ contextId, inputs?, constraints?, routing?, output?, variables?, messages? })')
+  if (!isObject(context) || typeof (context as ModelContext).contextId !== 'string') throw invalid('context', 'must be a ModelContext: { contextId, … }')
 }
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)
