@@ -65,11 +65,13 @@ function part(b: Obj, at: string, role: string): ContentPart | undefined {
   const p =
     t === 'image_url'
       ? { type: 'image', url: str(b, 'image_url.url', at) }
-      : t === 'image' && s
-        ? s.type === 'base64'
-          ? { type: 'image', data: str(b, 'source.data', at), mediaType: str(b, 'source.media_type', at) }
-          : { type: 'image', url: str(b, 'source.url', at) }
-        : b
+      : t === 'refusal'
+        ? { type: 'text', text: b.refusal }
+        : t === 'image' && s
+          ? s.type === 'base64'
+            ? { type: 'image', data: str(b, 'source.data', at), mediaType: str(b, 'source.media_type', at) }
+            : { type: 'image', url: str(b, 'source.url', at) }
+          : b
   // A system message's content is a string: only text parts join into it.
   if (p?.type !== 'text' && (p?.type !== 'image' || role === 'system')) fail(at + '.type', `${JSON.stringify(t) ?? 'no type'} is not supported in ${role} messages`)
   return parseJson(ContentPartSchema, p, at)
@@ -85,7 +87,7 @@ function part(b: Obj, at: string, role: string): ContentPart | undefined {
  * - `developer` is `system`; a system message's text parts are joined into its string.
  * - OpenAI: an assistant's `tool_calls` become `toolCalls` (arguments parsed as the providers parse
  *   a model's), a tool message's `tool_call_id` its `toolCallId`, `image_url` parts image parts
- *   (`detail` dropped); an assistant's `null` or missing content is `""`, or
+ *   (`detail` dropped), an assistant's `refusal` parts text; an assistant's `null` or missing content is `""`, or
  *   its `refusal`; `refusal`, `annotations`, and `audio`, `function_call` and `tool_calls` when
  *   `null`, are dropped (not `null`, the first two are unknown keys).
  * - Anthropic: an assistant's `tool_use` blocks become its `toolCalls`; each `tool_result` block of
@@ -96,7 +98,8 @@ function part(b: Obj, at: string, role: string): ContentPart | undefined {
  */
 export function toCompletionMessages(input: unknown, root: string): CompletionMessage[] {
   const m = toJson(input, root) as Obj
-  if (!m || typeof m !== 'object' || Array.isArray(m)) return [parseJson(CompletionMessageSchema, m, root)]
+  // Not an object: the schema says so. An array reads as an object without a role, and fails as one.
+  if (!m || typeof m !== 'object') return [parseJson(CompletionMessageSchema, m, root)]
   const { role, content } = m
   const calls: Obj[] = []
   // Each message with the path its problems are reported under.

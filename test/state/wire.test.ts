@@ -79,6 +79,11 @@ const openaiCases: [string, unknown, CompletionMessage][] = [
     { role: 'assistant', content: 'Sunny.' },
   ],
   ['a refusal with null content: its text', { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, { role: 'assistant', content: 'I cannot help with that.' }],
+  [
+    'assistant text and refusal parts',
+    { role: 'assistant', content: [{ type: 'text', text: 'a' }, { type: 'refusal', refusal: 'no' }] },
+    { role: 'assistant', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'no' }] },
+  ],
   ['a tool message', { role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' }, { role: 'tool', toolCallId: 'call_1', content: '{"temp":21}' }],
   [
     'a tool message of text parts',
@@ -251,6 +256,8 @@ describe('toCompletionMessages: bad input is a ValidationError at the path of th
     ['a "__proto__" key in a block', JSON.parse('{"role":"user","content":[{"type":"text","text":"a","__proto__":{}}]}'), 'message.content[0].__proto__', /__proto__/],
     ['an unknown role with blocks', { role: 'robot', content: 'x' }, 'message.role', /Expected/],
     ['not an object', 'hello', 'message', /Expected/],
+    ['an array', [{ role: 'user', content: 'x' }], 'message.role', /Expected/],
+    ['an input_audio part in an assistant message', { role: 'assistant', content: [{ type: 'input_audio' }] }, 'message.content[0].type', /"input_audio" is not supported in assistant messages/],
   ])('%s', (_, input, path, text) => {
     const e = thrown(() => norm(input))
     expect(e).toBeInstanceOf(ValidationError)
