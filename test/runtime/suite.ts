@@ -121,7 +121,7 @@ export function runtimeSuite(label: string, harness: () => RuntimeHarness, optio
         expect(rest).toEqual([]) // the interrupted stream ended after what it had yielded
         await expect
           .poll(async () => (await stored(id)).data, { timeout: 5000, interval: 20 })
-          .toMatchObject({ slow_aborted: 'interrupted by a new event', music: 'cancelled: task "music" was cancelled', ledger: 'written' })
+          .toMatchObject({ slow_aborted: 'interrupted by a new event', music: 'cancelled: task "music" was interrupted', ledger: 'written' })
         const ctx = await stored(id)
         expect(ctx.turns[2]).toMatchObject({ request: { text: 'slow' }, response: { interrupted: true, text: 'thinking' } })
         expect(ctx.turns[3]).toMatchObject({ request: { text: 'stop, hello' }, response: { text: 'You said: stop, hello' } })
