@@ -512,7 +512,10 @@ export class Context {
    * Sets the routing: a registered `model` (its provider from the registry), or a `strategy` that
    * picks among the models whose window fits the inputs (at most `constraints.maxTokens` of them)
    * plus `routing.maxOutputTokens` (default 1024) and whose cost fits `constraints.maxCost`: the
-   * models of the executor's providers when the context has an executor. Chainable.
+   * models of the executor's providers when the context has an executor. Chainable. The registry is
+   * the runtime's `router`, else the executor's (`new Executor()` holds the built-in models): the
+   * model table is bundled with the executor, not with `Context`. With neither, a `ValidationError`
+   * at `router` names both fixes.
    */
   route(options?: { model?: string; provider?: string; strategy?: string }): this {
     const { model, provider, strategy } = checkOptions(options, 'model provider strategy')

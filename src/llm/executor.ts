@@ -117,8 +117,9 @@ export class Executor {
   }
 
   /**
-   * Runs `request.task` over `context`'s inputs (a plain `ModelContext`, as `ctx.execute` builds it); see `ExecutionResponse`. The prompt is a system
-   * message (`systemPrompt`, when given) and one user message: `Context:`, the inputs most relevant
+   * Runs `request.task` over `context`'s inputs (a plain `ModelContext`, as `ctx.execute` builds
+   * it); see `ExecutionResponse`. The prompt is a system message (`systemPrompt`, when given) and one
+   * user message: `Context:`, the inputs most relevant
    * first (objects as compact JSON) that fit `constraints.maxTokens` together with the system prompt
    * and the task, then `Task: <task>`. A failed or aborted stream's error keeps what arrived in
    * `partial`. `constraints.maxTime` passing is an `AbortedError` with reason and code `timeout`, path
