@@ -23,7 +23,7 @@ import { Testing, type TestingState } from './testing/testing.js'
 // Where they were declared before issue 9; they live with the model-call types now.
 export type { Constraints, Output, Routing }
 
-/** Everything `new Context(config)` takes, from the voice-agent, dialog and LLM documents. */
+/** Everything `new Context(config)` takes: the fields of the three reference APIs (docs/reference.md#one-context-for-three-apis). */
 export interface ContextConfig {
   intent?: string
   category?: string
@@ -91,7 +91,7 @@ let reach: (ctx: Context) => ContextInternals
 /** Package-internal access for the store and the agent runtime. */
 export const internals = (ctx: Context): ContextInternals => reach(ctx)
 
-/** Framework data of the dialog document: pipeline bookkeeping next to the conversation. */
+/** The dialog framework's framework data (docs/reference.md#dialog-frameworkdata-class): pipeline bookkeeping next to the conversation. */
 export interface FrameworkData {
   /** Per-service state of the current turn; cleared when the next request starts a turn, never serialized. */
   serviceStates: Record<string, Json>
@@ -185,7 +185,7 @@ export class Context {
 
   /**
    * Creates a context whose history starts at `startLabel` (turn 0), as the dialog framework does.
-   * `options` takes an `id` (the dialog document's name) or any other `ContextConfig` field.
+   * `options` takes an `id` (the dialog framework's name, docs/reference.md#dialog-init) or any other `ContextConfig` field.
    */
   static init(startLabel: NodeLabel, options: ContextConfig & { id?: string } = {}, runtime?: ContextRuntime): Context {
     const label = toNodeLabel(startLabel, 'startLabel')
@@ -255,11 +255,11 @@ export class Context {
 
   // ── identity ──────────────────────────────────────────────────────────────────────────────────
 
-  /** The context's unique id (the dialog document's `id`). */
+  /** The context's unique id (the dialog framework's `id`, docs/reference.md#dialog-id). */
   get id(): string {
     return this.#state.id
   }
-  /** The same value as `id` (the LLM document's `contextId`). */
+  /** The same value as `id` (the LLM-execution reference's `contextId`, docs/reference.md#llm-context-id). */
   get contextId(): string {
     return this.#state.id
   }
@@ -314,7 +314,7 @@ export class Context {
     return (this.#dataView ??= deepFreeze(cloneJson(this.#state.data)))
   }
 
-  /** The dialog document's name for custom data: the same store as `data`. */
+  /** The dialog framework's name for custom data: the same store as `data` (docs/reference.md#dialog-misc). */
   get misc(): Readonly<JsonObject> {
     return this.data
   }
@@ -537,7 +537,7 @@ export class Context {
   }
 
   /**
-   * Runs a task over the inputs with the context's executor (the LLM document's `execute`); see
+   * Runs a task over the inputs with the context's executor (docs/reference.md#llm-execute); see
    * `Executor.execute`. The executor is the runtime's (`new Context(config, { executor })` or
    * `Context.fromJSON(json, { executor })`), else the one given to `setDefaultExecutor`.
    */
@@ -546,7 +546,7 @@ export class Context {
   }
 
   /**
-   * A chat completion over the completion messages (the voice-agent document's
+   * A chat completion over the completion messages (docs/reference.md#voice-generate-chat-completion: the voice-agent platform's
    * `generate_chat_completion`), with tools; the reply is appended to the history unless
    * `append: false`. The executor is found as for `execute`.
    */
@@ -587,7 +587,7 @@ export class Context {
   }
 
   /**
-   * A child context (the LLM document's `extend`). It inherits the inputs, intent, category,
+   * A child context (docs/reference.md#llm-extend). It inherits the inputs, intent, category,
    * constraints, routing, output, metadata, the session's identity, the variables and the runtime;
    * `parentId` is this context's id, the id is new. `config` overrides: a top-level field replaces
    * the parent's, and inside `constraints`, `output` and `metadata` a key replaces the parent's key
@@ -618,7 +618,7 @@ export class Context {
   }
 
   /**
-   * A new context merging `other` into this one (the LLM document's `merge`), with a new id:
+   * A new context merging `other` into this one (docs/reference.md#llm-merge), with a new id:
    * - inputs: the union, this one's first; inputs whose data render the same JSON are kept once,
    *   at the highest relevance;
    * - constraints: every numeric limit either side sets, at the stricter (smaller) value;

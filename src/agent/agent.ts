@@ -21,7 +21,7 @@ export interface TurnInfo {
 export type HandlerOutput = AgentEvent | { type: string; data?: JsonObject }
 
 /**
- * The agent's logic: an async generator of output events, as the voice-agent document's
+ * The agent's logic (docs/reference.md#voice-handler): an async generator of output events, as the voice-agent platform's
  * `async def handler(event, context)` that `yield`s. An async function that returns nothing is fine too.
  */
 export type AgentHandler = (event: AgentEvent, ctx: Context, turn: TurnInfo) => AsyncIterable<HandlerOutput> | Promise<unknown>

@@ -27,9 +27,9 @@ const PROVIDERS = ['openai', 'anthropic', 'gemini']
 // the core's 8 KB budget. Quality and speed are our own ratings, not benchmark results.
 type Row = [string, number, number, number, number, number, number, number]
 const ROWS: Row[] = [
-  // The document's table (spec 003), quality, speed and input price as it gives them; output prices
+  // The LLM-execution reference's table (docs/reference.md#llm-model-table), quality, speed and input price as it gives them; output prices
   // are the ones the providers published for these models (OpenAI's and Anthropic's launch pricing).
-  // The document's "Max Tokens" of 4096 for the Claude 3 models is kept as documented, although
+  // Its "Max Tokens" of 4096 for the Claude 3 models is kept as documented, although
   // their real context window is 200K (4096 was their maximum output).
   ['gpt-4', 0, 8192, 8192, 0.95, 0.6, 30, 60],
   ['gpt-3.5-turbo', 0, 4096, 4096, 0.75, 0.9, 1.5, 2],

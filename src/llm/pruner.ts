@@ -133,7 +133,7 @@ export function truncateText(text: string, budget: number, counter: TokenCounter
   return counter(cut) <= budget ? cut : lo > 0 && fits(lo) ? text.slice(0, lo) + '…' : ''
 }
 
-/** The spec's `Pruner`: `pruneInputs` with a token counter fixed at construction. */
+/** The LLM-execution reference's `Pruner` (docs/reference.md#llm-pruner): `pruneInputs` with a token counter fixed at construction. */
 export class Pruner {
   /** Counts the tokens of a truncated text; the default is `estimateTokens`. */
   readonly counter: TokenCounter

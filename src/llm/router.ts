@@ -2,7 +2,7 @@ import { ConstraintError, invalid } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { builtinModels, inferProvider, type ModelSpec } from './models.js'
 
-/** The routing strategies of the spec, in the order error messages list them. */
+/** The routing strategies of the LLM-execution reference (docs/reference.md#llm-strategy), in the order error messages list them. */
 export const STRATEGIES = ['cost_optimized', 'quality_optimized', 'speed_optimized'] as const
 /** One of `STRATEGIES`. */
 export type Strategy = (typeof STRATEGIES)[number]
@@ -37,7 +37,7 @@ function checkSpec(spec: ModelSpec, path: string): ModelSpec {
 }
 
 /**
- * The spec's `Router`: a model registry (the built-in one unless `models` is given) and the choice
+ * The reference's `Router` (docs/reference.md#llm-router): a model registry (the built-in one unless `models` is given) and the choice
  * of a model by name or by strategy. Specs are validated and stored frozen.
  */
 export class Router {

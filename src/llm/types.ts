@@ -1,7 +1,7 @@
 import type { Json, JsonObject } from '../state/json.js'
 import type { CompletionMessage, ToolCall } from '../state/messages.js'
 
-/** Hard limits on an execution. Times in seconds, cost in USD, as the LLM document gives them. */
+/** Hard limits on an execution. Times in seconds, cost in USD, as the LLM-execution reference gives them (docs/reference.md#llm-constraint-keys). */
 export interface Constraints {
   maxTokens?: number
   maxTime?: number

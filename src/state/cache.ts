@@ -3,7 +3,7 @@ import { checkKey, invalid } from '../errors.js'
 import { cloneJson, toJson, type Json } from './json.js'
 import { JsonValue } from './validate.js'
 
-/** An object that knows how to turn itself into cacheable JSON (the document's `CachableEntity`). */
+/** An object that knows how to turn itself into cacheable JSON (the voice-agent platform's `CachableEntity`, docs/reference.md#voice-cachable-entity). */
 export interface CacheableEntity {
   toCache(): Json
 }
@@ -15,7 +15,7 @@ export interface EntityType<T> {
 
 /** Options of `cacheSet`. */
 export interface CacheSetOptions {
-  /** Seconds until the entry expires (the documents count time in seconds). Absent: never. */
+  /** Seconds until the entry expires (the reference APIs count time in seconds: docs/reference.md#voice-cache-set). Absent: never. */
   ttl?: number
 }
 

@@ -47,7 +47,7 @@ type Field = 'label' | 'request' | 'response'
 /**
  * A read-only, turn-keyed view of one field of the history (`labels`, `requests`, `responses`):
  * `.get(turnId)`, `.has`, `.size`, and iteration as `[turnId, value]` in ascending turn order,
- * like the dialog document's `Dict[int, …]`.
+ * like the dialog framework's `Dict[int, …]` (docs/reference.md#dialog-labels).
  */
 export class TurnMap<T> implements Iterable<[number, T]> {
   readonly #turns: () => Turns
@@ -93,7 +93,7 @@ export class TurnMap<T> implements Iterable<[number, T]> {
 /**
  * Obtains the last (highest) index of a turn-keyed dictionary: a `TurnMap`, a `Map` or a plain
  * object with integer keys. Throws a `ContextError` (code `empty`) when there is none, where the
- * dialog document raises `ValueError`.
+ * dialog framework raises `ValueError` (docs/reference.md#dialog-get-last-index).
  */
 export function getLastIndex(dictionary: TurnMap<unknown> | ReadonlyMap<number, unknown> | Record<number, unknown>): number {
   let last: number | undefined

@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import { checkKey } from '../errors.js'
 import { JsonValue, parse } from '../state/validate.js'
 
-/** Defaults per outcome type, as the voice-agent document lists them. */
+/** Defaults per outcome type, as the voice-agent platform lists them (docs/reference.md#voice-add-outcome). */
 const DEFAULTS = { boolean: false, integer: 0, float: 0, string: '' } as const
 
 /** The four outcome types. */

@@ -160,4 +160,15 @@ describe('docs/reference.md', () => {
     }
     expect(missing('weird.form.here', response)).toMatch(/does not know/)
   })
+
+  it('leaves no comment citing a reference document that is not in the repository (issue 9: 14 comments cited "the LLM/dialog/voice-agent document")', () => {
+    // "the spec's `" and "of the spec" were the LLM-execution reference; the SSE reader's "the spec's line ends" is the WHATWG spec.
+    const cites = /\b(LLM|dialog|voice-agent) documents?\b|\bthe documents?\b|\bthe spec's `|\bof the spec\b|\bspec 00\d/i
+    const stale = files(join(root, 'src')).flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (cites.test(line) ? [`${file.slice(root.length + 1)}:${i + 1}: ${line.trim()}`] : [])),
+    )
+    expect(stale).toEqual([])
+  })
 })
