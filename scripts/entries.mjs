@@ -27,8 +27,10 @@ const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `s
 // the memory adapter's sorted key index brought it to 19.7 KB: held at 20 KB. Issue 9 took 1.3 KB out
 // of `import { Context }` (the router left it) but added 0.2 KB to the whole entry: the one abort error
 // in the ground (tasks and the agent throw it too), the plain ModelContext the Context builds for the
-// executor, the routing overlay in a module of its own: 20.1 KB, held at 20.25 KB.
-const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 20.25 * KB }
+// executor, the routing overlay in a module of its own: 20.1 KB. The executor's history fitting
+// (fit.ts, 1.2 KB: a 200-message history no longer goes whole to a 4k-window model) and format
+// instructions (format.ts, 0.5 KB) ride in the executor, not in `import { Context }`: 21.3 KB, held at 21.5 KB.
+const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 21.5 * KB }
 
 export const entries = [
   core,

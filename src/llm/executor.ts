@@ -10,10 +10,12 @@ import { pruneInputs } from './pruner.js'
 import { renderInput } from './render.js'
 import { estimateCost, Router } from './router.js'
 import { estimateTokens } from './tokens.js'
+import { fitMessages, historyBudget, messageTokens } from './fit.js'
+import { formatInstruction, withFormatInstruction } from './format.js'
 import { overlayRouting } from './routing.js'
 import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './types.js'
 
-/** What `ctx.execute()` takes (the LLM document's `execute`, plus a signal and streaming). */
+/** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
 export interface ExecutionRequest {
   task: string
   systemPrompt?: string
@@ -34,7 +36,7 @@ export interface ExecutionResponse {
   /** The model id routed to (the registry's, which priced the call), not the provider's dated alias. */
   modelUsed: string
   providerUsed: string
-  /** Seconds, as the document gives it. */
+  /** Seconds, as the LLM-execution reference gives it (docs/reference.md#llm-response-duration). */
   duration: number
   usage: Usage
   /** USD from the usage and the model's prices; `undefined` for a model without prices. */
@@ -59,6 +61,8 @@ export interface ChatOptions {
 /** A chat completion's answer, with its cost. */
 export interface ChatResult extends ChatResponse {
   cost: number | undefined
+  /** `omittedMessages`: how many of the history's oldest messages were left out to fit `constraints.maxTokens` and the model's window. */
+  metadata: { omittedMessages: number }
 }
 
 /** The model's output did not parse as JSON or failed `output.schema`. `issues` lists why; `text` is the raw output. */
@@ -84,10 +88,18 @@ export interface ExecutorOptions {
   maxOutputTokens?: number
 }
 
+/** A chat's history, fitted per model by `#call`: its messages (format instruction applied), how to count one, what the tools take. */
+interface Fit {
+  messages: CompletionMessage[]
+  count: (message: CompletionMessage) => number
+  reserve: number
+  maxTokens: number | undefined
+}
+
 type CallOptions = Pick<ChatOptions, 'overrideRouting' | 'apiKey' | 'signal' | 'onToken'>
 
 /**
- * The LLM document's `Executor`: builds the prompt (system prompt, inputs pruned to
+ * The LLM-execution reference's `Executor` (docs/reference.md#llm-executor): builds the prompt (system prompt, inputs pruned to
  * `constraints.maxTokens`, the task), routes to a model, enforces `maxCost` before and `maxTime`
  * during the call, calls the provider, tries `routing.fallbacks` on a retryable or context-window
  * failure, and parses the output.
@@ -140,14 +152,16 @@ export class Executor {
     // OpenAI's JSON mode answers HTTP 400 to messages that never say "JSON"; one line more for the others.
     const ask = json && !/json/i.test(`${system} ${task}`) ? `${task}\nReply with JSON.` : task
     // Framing ("Context:", "Task:", separators) is a few tokens; 8 keeps the sum an upper bound.
-    const fixed = (system ? count(system) : 0) + count(ask) + 8
+    // output.format markdown/html/text: one line of the system prompt (json is the provider's JSON mode).
+    const line = formatInstruction(format)
+    const fixed = (system ? count(system) : 0) + (line ? count(line) : 0) + count(ask) + 8
     if (maxTokens !== undefined && fixed > maxTokens) {
       throw new ConstraintError(`constraints.maxTokens is ${maxTokens}, but the system prompt and task alone take ${fixed} tokens`, { path: 'constraints.maxTokens' })
     }
     const kept = pruneInputs(context.inputs ?? [], maxTokens === undefined ? undefined : maxTokens - fixed, 0, count)
     let inputTokens = 0
     for (const input of kept) inputTokens += input.tokens
-    const messages: CompletionMessage[] = system ? [{ role: 'system', content: system }] : []
+    const messages = withFormatInstruction(system ? [{ role: 'system', content: system }] : [], format)
     messages.push({ role: 'user', content: renderPrompt(kept.map((i) => i.data), ask) })
     const { response, model, cost } = await this.#call(context, request, fixed + inputTokens, {
       messages,
@@ -168,19 +182,24 @@ export class Executor {
   }
 
   /**
-   * A chat completion over `context.messages` (the voice-agent document's
+   * A chat completion over `context.messages` (docs/reference.md#voice-generate-chat-completion: the voice-agent platform's
    * `generate_chat_completion`), with tools. Appends nothing: `ctx.generateChatCompletion` appends
    * the reply (tool calls included) to its history. Constraints, routing and keys work as in `execute`.
    */
   async chat(context: ModelContext, options: ChatOptions = {}): Promise<ChatResult> {
     checkContext(context)
     if (!isObject(options)) throw invalid('options', 'must be an object')
-    const messages = [...(context.messages ?? [])]
-    if (!messages.length) throw invalid('messages', 'the completion history is empty: add a message first')
-    // JSON of the whole history and tools: a little above what a provider counts, as a cost check wants.
-    const inputTokens = this.tokenCounter(JSON.stringify([messages, options.tools ?? 0]))
-    const { response, cost } = await this.#call(context, options, inputTokens, { messages, tools: options.tools, toolChoice: options.toolChoice })
-    return { ...response, cost }
+    const history = context.messages ?? []
+    if (!history.length) throw invalid('messages', 'the completion history is empty: add a message first')
+    const fit: Fit = {
+      messages: withFormatInstruction([...history], context.output?.format),
+      count: (m) => messageTokens(m, this.tokenCounter),
+      // Tool definitions go beside the messages, as JSON: their tokens come off the history's budget.
+      reserve: options.tools?.length ? this.tokenCounter(JSON.stringify(options.tools)) : 0,
+      maxTokens: context.constraints?.maxTokens,
+    }
+    const { response, cost, omitted } = await this.#call(context, options, 0, { messages: [], tools: options.tools, toolChoice: options.toolChoice }, fit)
+    return { ...response, cost, metadata: { omittedMessages: omitted } }
   }
 
   /**
@@ -196,13 +215,25 @@ export class Executor {
     call: CallOptions,
     inputTokens: number,
     body: Pick<ChatRequest, 'messages' | 'tools' | 'toolChoice' | 'responseFormat' | 'jsonSchema'>,
-  ): Promise<{ response: ChatResponse; model: string; cost: number | undefined }> {
+    fit?: Fit,
+  ): Promise<{ response: ChatResponse; model: string; cost: number | undefined; omitted: number }> {
     const { overrideRouting, apiKey, signal: callerSignal, onToken } = call
     if (apiKey !== undefined && typeof apiKey !== 'string') throw invalid('apiKey', 'must be a string')
     if (onToken !== undefined && typeof onToken !== 'function') throw invalid('onToken', 'must be a function')
     const routing = overlayRouting(context.routing ?? {}, overrideRouting && parse(RoutingSchema, defined(overrideRouting, 'overrideRouting'), 'overrideRouting'))
     const { maxCost, maxTime } = context.constraints ?? {}
     const outputTokens = routing.maxOutputTokens ?? this.#maxOutput
+    // A chat's history fits constraints.maxTokens first (what a strategy routes by), then each model's window below.
+    let omitted = 0
+    const fitTo = (f: Fit, contextWindow?: number, maxOutputTokens?: number) => {
+      const budget = historyBudget({ maxTokens: f.maxTokens, contextWindow, maxOutputTokens })
+      // Refused over the window (path routing.model): the chain's next model may have a larger one.
+      const path = budget < (f.maxTokens ?? Infinity) ? 'routing.model' : 'constraints.maxTokens'
+      const out = fitMessages(f.messages, { maxTokens: budget, count: f.count, reserve: f.reserve, path })
+      omitted = out.omitted
+      return [{ ...body, messages: out.messages }, out.tokens + f.reserve] as const
+    }
+    if (fit) [body, inputTokens] = fitTo(fit)
     const first = routing.model ?? this.#select(routing, inputTokens, outputTokens, maxCost).id
     const chain = [first, ...(routing.fallbacks ?? []).filter((m) => m !== first)].map((model, i) => {
       const spec = this.router.getModelSpec(model)
@@ -228,7 +259,19 @@ export class Executor {
     for (const [i, { model, spec, provider }] of chain.entries()) {
       // No model writes past its own maximum: asking for more is an HTTP 400, so it is capped per model.
       const output = spec ? Math.min(outputTokens, spec.maxOutput) : outputTokens
-      const misfit = checkFits(model, spec, inputTokens, output, maxCost)
+      let request = body
+      let tokens = inputTokens
+      if (fit && spec) {
+        try {
+          ;[request, tokens] = fitTo(fit, spec.contextWindow, output)
+        } catch (e) {
+          // Over the window: the next model of the chain may have a larger one.
+          if ((e as ConstraintError).path !== 'routing.model') throw e
+          error = e
+          continue
+        }
+      }
+      const misfit = checkFits(model, spec, tokens, output, maxCost)
       if (misfit) {
         // A routed model over maxCost is refused; a window too small, or a fallback over budget, passes to the next.
         if (!i && misfit.path !== 'routing.model') throw misfit
@@ -237,7 +280,7 @@ export class Executor {
       }
       try {
         const response = await provider.chat({
-          ...body,
+          ...request,
           model,
           temperature: routing.temperature,
           maxOutputTokens: output,
@@ -247,7 +290,7 @@ export class Executor {
           signal,
           onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
         })
-        return { response, model, cost: spec && estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) }
+        return { response, model, omitted, cost: spec && estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) }
       } catch (e) {
         if (timer?.aborted && !callerSignal?.aborted) {
           throw new AbortedError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, {

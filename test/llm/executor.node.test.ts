@@ -4,6 +4,9 @@ import { Context } from '../../src/context.js'
 import { ConstraintError } from '../../src/errors.js'
 import { setDefaultExecutor } from '../../src/llm/default.js'
 import { Executor, OutputError } from '../../src/llm/executor.js'
+import { FORMAT_INSTRUCTIONS } from '../../src/llm/format.js'
+import { messageTokens } from '../../src/llm/fit.js'
+import type { CompletionMessage } from '../../src/state/messages.js'
 import type { Provider } from '../../src/llm/types.js'
 import { anthropic } from '../../src/providers/anthropic.js'
 import { AbortedError, ProviderError } from '../../src/providers/kernel/errors.js'
@@ -366,5 +369,112 @@ describe('executor lookup over HTTP', () => {
     const ctx = new Context({ routing: { model: 'gpt-4o-mini' } })
     expect((await ctx.execute({ task: 'x' })).result).toBe('default')
     expect((await Context.fromJSON(JSON.stringify(ctx)).execute({ task: 'x' })).result).toBe('restored')
+  })
+})
+
+/** How many messages a request carried, system prompt included, in each wire format. */
+function sentCount(w: Wire, seen: Seen): number {
+  const b = seen.body as any
+  if (w.name === 'openai') return b.messages.length
+  if (w.name === 'anthropic') return b.messages.length + (b.system ? 1 : 0)
+  return b.contents.length + (b.systemInstruction ? 1 : 0)
+}
+
+describe.each(wires)('history that fits, over $name', (w) => {
+  const server = () => servers[w.name]!
+  // gpt-3.5-turbo's 4,096-token window, called through this wire's provider.
+  const small = { model: 'gpt-3.5-turbo', provider: w.name }
+  const chat200 = (ctx: Context, words = 8) => {
+    ctx.addCompletionMessage({ role: 'system', content: 'You are a weather assistant.' })
+    for (let i = 0; i < 100; i++) {
+      ctx.addCompletionMessage({ role: 'user', content: `Question ${i}: ${'what is the weather like in the city today '.repeat(words / 8)}` })
+      ctx.addCompletionMessage({ role: 'assistant', content: `Answer ${i}: ${'it is sunny and twenty degrees in the city '.repeat(words / 8)}` })
+    }
+    ctx.addCompletionMessage({ role: 'user', content: 'And in Paris?' })
+  }
+
+  it('a 200-message history to a 4k-window model with constraints.maxTokens 200 sends the newest that fit', async () => {
+    const ctx = ctxFor(w, { routing: small, constraints: { maxTokens: 200 } })
+    chat200(ctx)
+    server().queue(w.text('Rainy.', [150, 2]))
+    const result = await ctx.generateChatCompletion()
+    const sent = sentCount(w, server().seen[0]!)
+    expect(result.metadata.omittedMessages).toBeGreaterThan(180)
+    expect(sent).toBe(202 - result.metadata.omittedMessages)
+    expect(w.prompt(server().seen[0]!).system).toBe('You are a weather assistant.')
+    // The stored history keeps every message; only the request was fitted.
+    expect(ctx.getCompletionMessages()).toHaveLength(203)
+  })
+
+  it('without maxTokens the window bounds the history: 4,096 less 1,024 output and the margin', async () => {
+    const ctx = ctxFor(w, { routing: small })
+    chat200(ctx, 32)
+    server().queue(w.text('Rainy.', [150, 2]))
+    const result = await ctx.generateChatCompletion()
+    expect(result.metadata.omittedMessages).toBeGreaterThan(50)
+    expect(result.metadata.omittedMessages).toBeLessThan(200)
+    expect(sentCount(w, server().seen[0]!)).toBe(202 - result.metadata.omittedMessages)
+  })
+
+  it('nothing omitted when the history fits', async () => {
+    const ctx = ctxFor(w)
+    ctx.addCompletionMessage({ role: 'user', content: 'Hi' })
+    server().queue(w.text('Hello!', [5, 2]))
+    expect((await ctx.generateChatCompletion()).metadata).toEqual({ omittedMessages: 0 })
+  })
+
+  it('never sends a tool result without its call (the server checks every request)', async () => {
+    const h: CompletionMessage[] = [
+      { role: 'user', content: 'Weather in Paris and Rome? '.repeat(4) },
+      { role: 'assistant', content: '', toolCalls: [{ id: 'call_a', name: 'get_weather', arguments: { city: 'Paris' } }, { id: 'call_b', name: 'get_weather', arguments: { city: 'Rome' } }] },
+      { role: 'tool', toolCallId: 'call_a', name: 'get_weather', content: '{"sky":"sunny","detail":"' + 'clear skies all day '.repeat(6) + '"}' },
+      { role: 'tool', toolCallId: 'call_b', name: 'get_weather', content: '{"sky":"rain"}' },
+      { role: 'user', content: 'Thanks! And tomorrow?' },
+    ]
+    // Room for call_b's result and what follows it, not for the whole group.
+    const tail = h.slice(3).reduce((a, m) => a + messageTokens(m), 0)
+    const ctx = ctxFor(w, { constraints: { maxTokens: tail + 1 } })
+    ctx.setCompletionMessages(h)
+    server().queue(w.text('Same.', [30, 2]))
+    const result = await ctx.generateChatCompletion()
+    expect(result.metadata.omittedMessages).toBe(4)
+    expect(sentCount(w, server().seen[0]!)).toBe(1)
+  })
+
+  it.each(['markdown', 'html', 'text'] as const)('output.format %s reaches the model as a system instruction', async (format) => {
+    const ctx = ctxFor(w, { output: { format } })
+    ctx.addCompletionMessage({ role: 'system', content: 'Be brief.' })
+    ctx.addCompletionMessage({ role: 'user', content: 'Hi' })
+    server().queue(w.text('Hello!', [5, 2]), w.text('Hello again!', [5, 2]), w.text('Done.', [5, 2]))
+    await ctx.generateChatCompletion()
+    await ctx.generateChatCompletion()
+    expect(w.prompt(server().seen[0]!).system).toBe(`Be brief.\n\n${FORMAT_INSTRUCTIONS[format]}`)
+    // Not stored, so not added twice.
+    expect(w.prompt(server().seen[1]!).system).toBe(`Be brief.\n\n${FORMAT_INSTRUCTIONS[format]}`)
+    expect(ctx.getCompletionMessages()[0]).toEqual({ role: 'system', content: 'Be brief.' })
+    await ctx.execute({ task: 'Say hi' })
+    expect(w.prompt(server().seen[2]!).system).toBe(FORMAT_INSTRUCTIONS[format])
+  })
+})
+
+describe('history that fits: fallbacks', () => {
+  const [oa] = wires as [Wire]
+  it('a window too small for the last question passes to the next model of the chain', async () => {
+    const ctx = ctxFor(oa, { routing: { model: 'gpt-3.5-turbo', fallbacks: ['gpt-4o'] } })
+    ctx.addCompletionMessage({ role: 'user', content: 'Summarize: ' + 'the quick brown fox jumps over the lazy dog '.repeat(400) })
+    servers.openai!.queue(oa.text('A fox.', [4000, 3]))
+    const result = await ctx.generateChatCompletion()
+    expect(result.text).toBe('A fox.')
+    expect(servers.openai!.seen[0]!.body.model).toBe('gpt-4o')
+    expect(result.metadata.omittedMessages).toBe(0)
+  })
+  it('constraints.maxTokens under the last question is a ConstraintError naming both numbers, before any request', async () => {
+    const ctx = ctxFor(oa, { constraints: { maxTokens: 50 } })
+    ctx.addCompletionMessage({ role: 'user', content: 'Summarize: ' + 'the quick brown fox jumps over the lazy dog '.repeat(20) })
+    const e = await rejected(() => ctx.generateChatCompletion())
+    expect(e).toBeInstanceOf(ConstraintError)
+    expect(e.path).toBe('constraints.maxTokens')
+    expect(e.message).toMatch(/budget of 50 tokens, but .* take \d+$/)
+    expect(servers.openai!.seen).toHaveLength(0)
   })
 })
