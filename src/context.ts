@@ -12,6 +12,7 @@ import { checkExecutor, getDefaultExecutor, type ExecutorLike } from './llm/defa
 import { pruneInputs } from './llm/pruner.js'
 import type { Router } from './llm/router.js'
 import { overlayRouting } from './llm/routing.js'
+import { addUsage, NO_USAGE, type UsageTotals } from './llm/usage.js'
 import { countInputTokens, estimateTokens } from './llm/tokens.js'
 import { RoutingSchema } from './state/schema.js'
 import type { TurnRecord } from './state/turns.js'
@@ -556,9 +557,22 @@ export class Context {
     return result
   }
 
+  /**
+   * Input and output tokens, cost (USD, priced calls only) and calls, summed over every model call
+   * made through this context: each provider call that reported usage, fallbacks, tool-loop steps,
+   * streams and a failed call's partial included (see `UsageTotals`). Serialized with the context,
+   * so a store keeps it; `extend` and `merge` start at zero (a call is counted in one context only).
+   * A frozen copy.
+   */
+  get usage(): Readonly<UsageTotals> {
+    return Object.freeze({ ...(this.#state.usage ?? NO_USAGE) })
+  }
+
   /** The plain data a model call reads: copies, so that the call cannot change this context. */
   #modelContext(chat: boolean): ModelContext {
     return {
+      // The store saves it with the rest of the state: `snapshot()` compares the whole of it.
+      onUsage: (usage, cost) => (this.#state.usage = addUsage(this.#state.usage, usage, cost)),
       contextId: this.id,
       intent: this.intent,
       inputs: chat ? undefined : this.inputs,

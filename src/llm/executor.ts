@@ -13,6 +13,7 @@ import { estimateTokens } from './tokens.js'
 import { fitMessages, historyBudget, messageTokens } from './fit.js'
 import { formatInstruction, withFormatInstruction } from './format.js'
 import { overlayRouting } from './routing.js'
+import { notify, type ExecutorHooks, type HookCall } from './hooks.js'
 import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './types.js'
 
 /** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
@@ -76,8 +77,8 @@ export class OutputError extends ContextError {
   }
 }
 
-/** Options of `new Executor()`. */
-export interface ExecutorOptions {
+/** Options of `new Executor()`; the hooks (`onRequest`, `onFinish`, `onError`) see every provider call, fallbacks and tool-loop steps included, and never a key. */
+export interface ExecutorOptions extends ExecutorHooks {
   /** The providers to call, by their `name`: `[openai(), anthropic()]`. */
   providers: Provider[]
   /** Model registry and strategies; the built-in one by default. */
@@ -109,6 +110,7 @@ export class Executor {
   readonly tokenCounter: TokenCounter
   readonly #providers = new Map<string, Provider>()
   readonly #maxOutput: number
+  readonly #hooks: ExecutorHooks
 
   constructor(options: ExecutorOptions) {
     if (!Array.isArray(options?.providers) || !options.providers.length) {
@@ -121,6 +123,9 @@ export class Executor {
     this.router = options.router ?? new Router()
     this.tokenCounter = options.tokenCounter ?? estimateTokens
     this.#maxOutput = options.maxOutputTokens ?? 1024
+    const { onRequest, onFinish, onError } = options
+    for (const [name, hook] of Object.entries({ onRequest, onFinish, onError })) if (hook !== undefined && typeof hook !== 'function') throw invalid(name, 'must be a function')
+    this.#hooks = { onRequest, onFinish, onError }
   }
 
   /** The models of `router` (default: this executor's) whose provider this executor has: what a strategy picks among. */
@@ -256,6 +261,7 @@ export class Executor {
     const signal = callerSignal && timer ? AbortSignal.any([callerSignal, timer]) : (callerSignal ?? timer)
     let streamed = false
     let error: unknown
+    let attempt = 0
     for (const [i, { model, spec, provider }] of chain.entries()) {
       // No model writes past its own maximum: asking for more is an HTTP 400, so it is capped per model.
       const output = spec ? Math.min(outputTokens, spec.maxOutput) : outputTokens
@@ -278,6 +284,9 @@ export class Executor {
         error = misfit
         continue
       }
+      const hook: HookCall = { contextId: context.contextId, provider: provider.name, model, attempt: attempt++ }
+      notify('onRequest', this.#hooks.onRequest, { ...hook, messages: request.messages.length, tools: request.tools?.length ?? 0, stream: !!onToken, maxOutputTokens: output })
+      const started = Date.now()
       try {
         const response = await provider.chat({
           ...request,
@@ -290,8 +299,14 @@ export class Executor {
           signal,
           onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
         })
-        return { response, model, omitted, cost: spec && estimateCost(spec, response.usage.inputTokens, response.usage.outputTokens) }
+        const cost = this.#account(context, hook, spec, response.usage)
+        notify('onFinish', this.#hooks.onFinish, { ...hook, usage: response.usage, cost, finishReason: response.finishReason, durationMs: Date.now() - started, requestId: response.requestId })
+        return { response, model, omitted, cost }
       } catch (e) {
+        // A failed call is billed for what it produced: a broken or aborted stream's partial usage counts.
+        const usage = (e as { partial?: ChatResponse } | undefined)?.partial?.usage
+        const cost = usage && this.#account(context, hook, spec, usage)
+        notify('onError', this.#hooks.onError, { ...hook, error: e, durationMs: Date.now() - started, ...(usage && { usage, cost }) })
         if (timer?.aborted && !callerSignal?.aborted) {
           throw new AbortedError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, {
             reason: 'timeout',
@@ -306,6 +321,13 @@ export class Executor {
       }
     }
     throw error
+  }
+
+  /** One provider call's cost (undefined without prices), reported to the context's `onUsage`. */
+  #account(context: ModelContext, hook: HookCall, spec: ModelSpec | undefined, usage: Usage): number | undefined {
+    const cost = spec && estimateCost(spec, usage.inputTokens, usage.outputTokens)
+    notify('onUsage', context.onUsage && ((u: Usage) => context.onUsage!(u, cost, hook.model, hook.provider)), usage)
+    return cost
   }
 
   /** The strategy's pick among the models of the providers this executor has. */

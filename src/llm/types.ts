@@ -47,6 +47,12 @@ export interface ModelContext {
   variables?: Readonly<Record<string, string>>
   /** The completion history a chat runs over. */
   messages?: readonly CompletionMessage[]
+  /**
+   * Called after each provider call that reported usage (a success, or a failed call's partial),
+   * fallbacks and tool-loop steps included: `cost` in USD, undefined for a model without prices.
+   * The `Context` sums it into `ctx.usage`. One that throws is reported, not rethrown.
+   */
+  onUsage?: (usage: Usage, cost: number | undefined, model: string, provider: string) => void
 }
 
 /** One input of an LLM context: any JSON data with a relevance in 0..1 and its token count. */

@@ -38,6 +38,16 @@ const OutputSchema = v.strictObject({
   schema: v.optional(JsonValue),
 })
 
+/** `ctx.usage` as stored: absent until the first model call (a state written before it existed reads as zeros). */
+const UsageSchema = v.strictObject({
+  inputTokens: int(0),
+  outputTokens: int(0),
+  cost: range(0),
+  calls: int(0),
+  unpricedCalls: int(0),
+  estimated: v.optional(v.literal(true)),
+})
+
 const InputSchema = v.strictObject({
   data: JsonValue,
   relevance: range(0, 1),
@@ -73,6 +83,7 @@ const contextStateSchema = v.strictObject({
     slots: JsonRecord,
   }),
   inputs: v.array(InputSchema),
+  usage: v.optional(UsageSchema),
   testing: v.strictObject({
     tests: record(TestRecordSchema),
     outcomes: record(OutcomeRecordSchema),
@@ -114,6 +125,8 @@ export type ContextState = {
   turns: TurnRecord[]
   frameworkData: { currentNode?: Json; stats: JsonObject; slots: JsonObject }
   inputs: { data: Json; relevance: number; tokens: number }[]
+  /** Model calls summed (`ctx.usage`); absent until the first call. Optional, so version 1 states written before it load as zeros. */
+  usage?: { inputTokens: number; outputTokens: number; cost: number; calls: number; unpricedCalls: number; estimated?: true }
   testing: { tests: Record<string, TestRecord>; outcomes: Record<string, OutcomeRecord>; metadata: JsonObject }
 }
 

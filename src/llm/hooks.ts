@@ -1,0 +1,69 @@
+import type { FinishReason, Usage } from './types.js'
+
+/**
+ * What every hook event carries: which call. Never the key, the variables, the headers or the
+ * messages' text: hooks feed logs and metrics, which are read by more people than the key's owner.
+ */
+export interface HookCall {
+  /** The `ModelContext`'s id: the `Context`'s id for `ctx.execute` and chat calls. */
+  contextId: string
+  provider: string
+  /** The model asked for (the router's id, which prices the call). */
+  model: string
+  /** 0 for the routed model, then 1, 2… for each `routing.fallbacks` model actually called. */
+  attempt: number
+}
+
+/** `onRequest`: a provider call is about to start. */
+export interface RequestEvent extends HookCall {
+  /** How many messages are sent (after fitting the history), how many tools. */
+  messages: number
+  tools: number
+  /** True when the reply is streamed. */
+  stream: boolean
+  maxOutputTokens: number
+}
+
+/** `onFinish`: a provider call answered. */
+export interface FinishEvent extends HookCall {
+  usage: Usage
+  /** USD; undefined for a model without prices. */
+  cost: number | undefined
+  finishReason: FinishReason
+  durationMs: number
+  requestId?: string
+}
+
+/** `onError`: a provider call failed (the executor may still fall back to the next model). */
+export interface ErrorEvent extends HookCall {
+  /** What the provider threw: a `ProviderError` with any key already scrubbed from its text, or an `AbortedError`. */
+  error: unknown
+  durationMs: number
+  /** What a failed stream had produced (the error's `partial`), when it had. */
+  usage?: Usage
+  cost?: number
+}
+
+/** Hooks of `new Executor({ … })` for logs and metrics. Each is called synchronously and never awaited; one that throws (or rejects) is reported with `console.error` and the call goes on. */
+export interface ExecutorHooks {
+  onRequest?: (event: RequestEvent) => unknown
+  onFinish?: (event: FinishEvent) => unknown
+  onError?: (event: ErrorEvent) => unknown
+}
+
+/**
+ * Calls `hook` with `event`, so that it can never break the call: a throw, or an async hook's
+ * rejection (unhandled, it would end a Node process), is reported with `console.error`: silence
+ * would hide a metrics pipeline that stopped working, and failing the model call over a log line
+ * would cost the user their reply.
+ */
+export function notify<E>(name: string, hook: ((event: E) => unknown) | undefined, event: E): void {
+  if (typeof hook !== 'function') return
+  const report = (error: unknown) => console.error(`agentctx: the ${name} hook threw; the model call went on`, error)
+  try {
+    const out = hook(event) as PromiseLike<unknown> | undefined
+    if (typeof out?.then === 'function') out.then(undefined, report)
+  } catch (error) {
+    report(error)
+  }
+}
