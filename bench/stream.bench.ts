@@ -1,22 +1,33 @@
 /**
- * Streaming benchmark: our `openai()` provider against the official `openai` SDK consuming the same
- * long Chat Completions SSE stream from a loopback server, in one run, interleaved.
+ * Streaming benchmark: our `openai()` provider against the official `openai` SDK and the AI SDK's
+ * `streamText` with `@ai-sdk/openai` (its Chat Completions model, `.chat(id)`, since the loopback
+ * server speaks Chat Completions, not the Responses API), consuming the same long SSE stream from a
+ * loopback server, in one run, interleaved. All three are dev dependencies only; `ai` is held at 6
+ * because `ai` 7 needs Node 22 and we support Node 20.
  *
  *   npx esbuild bench/stream.bench.ts --bundle --platform=node --format=esm --outfile=/tmp/stream.bench.mjs \
+ *     --banner:js="import{createRequire}from'node:module';const require=createRequire(import.meta.url);" \
  *     && node /tmp/stream.bench.mjs [chunks=20000] [rounds=5]
+ *
+ * (The banner: `ai` brings `@vercel/oidc`, CommonJS that calls `require('path')`, which an ES module
+ * bundle has no `require` for.)
  *
  * The server runs in a child process (this same file, argument `server`) so that producing the
  * stream does not share an event loop with the client being measured. It streams N chunks shaped
  * like the API's (id, object, created, model, system_fingerprint, one choice with a few tokens of
  * content), then the finish chunk, the usage chunk and `[DONE]`, written 16 events per write.
- * Each round runs both clients, alternating which goes first; medians over the rounds are reported.
- * Time to first token is measured apart, over 101 alternating short streams (see below).
+ * Each round runs the three clients, rotating which goes first; medians over the rounds are reported.
+ * Time to first token is measured apart, over 101 rotating short streams (see below).
  */
+import { createOpenAI } from '@ai-sdk/openai'
+import { streamText } from 'ai'
 import { fork } from 'node:child_process'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import OpenAI from 'openai'
 import { VERSION } from 'openai/version'
+import aiPackage from 'ai/package.json' with { type: 'json' }
+import aiOpenAIPackage from '@ai-sdk/openai/package.json' with { type: 'json' }
 import { openai } from '../src/providers/openai.js'
 
 const WORDS = ['the', ' quick', ' brown', ' fox', ' jumps', ' over', ' a', ' lazy', ' dog', ',', ' and', ' then', ' runs', ' home', '.']
@@ -42,6 +53,9 @@ async function serve(n: number) {
   const long = payload(n)
   const short = payload(20)
   const server = createServer(async (req, res) => {
+    // Only Chat Completions: a client that went to the Responses API (`/v1/responses`, the AI SDK's
+    // default model) fails here instead of being measured on a stream it did not ask for.
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return void res.writeHead(404).end()
     let body = ''
     for await (const c of req) body += c
     const writes = JSON.parse(body).model === 'short' ? short : long
@@ -74,6 +88,7 @@ async function main() {
 
   const ours = openai({ baseURL, apiKey: 'bench-key', maxRetries: 0 })
   const sdk = new OpenAI({ baseURL, apiKey: 'bench-key', maxRetries: 0 })
+  const aiOpenAI = createOpenAI({ baseURL, apiKey: 'bench-key' })
 
   async function runOurs(model = 'gpt-bench'): Promise<Run> {
     const start = performance.now()
@@ -105,52 +120,61 @@ async function main() {
     return { ttft, total: performance.now() - start, chunks, text: text.length }
   }
 
-  // Warm up both (JIT, connection pool) before measuring.
-  await runOurs()
-  await runSdk()
-  const results: { ours: Run[]; sdk: Run[] } = { ours: [], sdk: [] }
-  for (let i = 0; i < rounds; i++) {
-    if (i % 2 === 0) {
-      results.ours.push(await runOurs())
-      results.sdk.push(await runSdk())
-    } else {
-      results.sdk.push(await runSdk())
-      results.ours.push(await runOurs())
+  async function runAi(model = 'gpt-bench'): Promise<Run> {
+    const start = performance.now()
+    let ttft = 0
+    let chunks = 0
+    let text = ''
+    // maxRetries 0 as for the other two: a retry would only hide a failure here.
+    const result = streamText({ model: aiOpenAI.chat(model), messages, maxRetries: 0 })
+    for await (const d of result.textStream) {
+      if (d) {
+        if (chunks++ === 0) ttft = performance.now() - start
+        text += d
+      }
     }
+    return { ttft, total: performance.now() - start, chunks, text: text.length }
   }
-  // Time to first token on its own: many short (20-chunk) streams, alternating, so that a GC
+
+  type Name = 'ours' | 'sdk' | 'ai'
+  const clients: Record<Name, (model?: string) => Promise<Run>> = { ours: runOurs, sdk: runSdk, ai: runAi }
+  const names: Name[] = ['ours', 'sdk', 'ai']
+  // Round i starts with client i mod 3, so each goes first, second and third equally often.
+  const order = (i: number) => names.map((_, k) => names[(i + k) % names.length]!)
+
+  // Warm up all three (JIT, connection pool) before measuring.
+  for (const name of names) await clients[name]()
+  const results: Record<Name, Run[]> = { ours: [], sdk: [], ai: [] }
+  for (let i = 0; i < rounds; i++) for (const name of order(i)) results[name].push(await clients[name]())
+  // Time to first token on its own: many short (20-chunk) streams, rotating, so that a GC
   // pause or a scheduler hiccup in one sample cannot decide the median.
-  const ttft: { ours: number[]; sdk: number[] } = { ours: [], sdk: [] }
+  const ttft: Record<Name, number[]> = { ours: [], sdk: [], ai: [] }
   const ttftRounds = 101
-  for (let i = 0; i < ttftRounds; i++) {
-    if (i % 2 === 0) {
-      ttft.ours.push((await runOurs('short')).ttft)
-      ttft.sdk.push((await runSdk('short')).ttft)
-    } else {
-      ttft.sdk.push((await runSdk('short')).ttft)
-      ttft.ours.push((await runOurs('short')).ttft)
-    }
-  }
+  for (let i = 0; i < ttftRounds; i++) for (const name of order(i)) ttft[name].push((await clients[name]('short')).ttft)
   child.kill()
 
   const a = results.ours[0]!
   const b = results.sdk[0]!
-  if (a.chunks !== n || b.chunks !== n || a.text !== b.text) throw new Error(`clients disagree: ${JSON.stringify({ a, b, n })}`)
+  const c = results.ai[0]!
+  if (a.chunks !== n || b.chunks !== n || c.chunks !== n || a.text !== b.text || a.text !== c.text)
+    throw new Error(`clients disagree: ${JSON.stringify({ a, b, c, n })}`)
   const row = (name: string, runs: Run[], firsts: number[]) => {
     const total = median(runs.map((r) => r.total))
     return { name, total, ttft: median(firsts), cps: n / (total / 1000), mbs: bytes / 1e6 / (total / 1000) }
   }
   const o = row('agentctx openai()', results.ours, ttft.ours)
   const s = row(`openai SDK ${VERSION}`, results.sdk, ttft.sdk)
+  const v = row(`AI SDK streamText (ai ${aiPackage.version}, @ai-sdk/openai ${aiOpenAIPackage.version})`, results.ai, ttft.ai)
   const f = (x: number, d = 1) => x.toFixed(d)
   console.log(`\nStreaming ${n} chunks (${f(bytes / 1e6, 2)} MB of SSE) from a loopback server; median of ${rounds} interleaved rounds, Node ${process.version}\n`)
   console.log(`| client | total ms | chunks/s | MB/s | time to first token ms (median of ${ttftRounds} short streams) |`)
   console.log('| --- | ---: | ---: | ---: | ---: |')
-  for (const r of [o, s]) console.log(`| ${r.name} | ${f(r.total)} | ${f(r.cps, 0)} | ${f(r.mbs, 2)} | ${f(r.ttft, 2)} |`)
-  console.log(`\nthroughput ratio ours/SDK: ${f(o.cps / s.cps, 2)} (floor 1.0); TTFT ratio ours/SDK: ${f(o.ttft / s.ttft, 2)} (lower is better; floor: no worse than 1.0)`)
-  console.log(`per-round totals ms: ours ${results.ours.map((r) => f(r.total)).join(', ')}; SDK ${results.sdk.map((r) => f(r.total)).join(', ')}`)
+  for (const r of [o, s, v]) console.log(`| ${r.name} | ${f(r.total)} | ${f(r.cps, 0)} | ${f(r.mbs, 2)} | ${f(r.ttft, 2)} |`)
+  console.log(`\nthroughput ratio ours/openai SDK: ${f(o.cps / s.cps, 2)}, ours/AI SDK: ${f(o.cps / v.cps, 2)} (floor 1.0 each)`)
+  console.log(`TTFT ratio ours/openai SDK: ${f(o.ttft / s.ttft, 2)}, ours/AI SDK: ${f(o.ttft / v.ttft, 2)} (lower is better; floor: no worse than 1.0)`)
+  console.log(`per-round totals ms: ${names.map((k) => `${k} ${results[k].map((r) => f(r.total)).join(', ')}`).join('; ')}`)
   const q = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.floor(p * (xs.length - 1))]!
-  console.log(`TTFT ms p10/p50/p90: ours ${[0.1, 0.5, 0.9].map((p) => f(q(ttft.ours, p), 2)).join('/')}; SDK ${[0.1, 0.5, 0.9].map((p) => f(q(ttft.sdk, p), 2)).join('/')}`)
+  console.log(`TTFT ms p10/p50/p90: ${names.map((k) => `${k} ${[0.1, 0.5, 0.9].map((p) => f(q(ttft[k], p), 2)).join('/')}`).join('; ')}`)
 }
 
 if (process.argv[2] === 'server') void serve(Number(process.argv[3]))
