@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
-import { Context, Executor, ProviderError, ValidationError, type ExecutorOptions } from '../../src/index.js'
+import { Context, Executor, ProviderError, ValidationError, type ExecutorOptions, type Routing } from '../../src/index.js'
 import type { ErrorEvent, FinishEvent, RequestEvent } from '../../src/llm/hooks.js'
 import { mockProvider, type MockProvider } from '../../src/test/index.js'
 
@@ -18,7 +18,7 @@ function recorder() {
   return { events, hooks }
 }
 
-const context = (routing: object, providers: MockProvider[], hooks: object) =>
+const context = (routing: Routing, providers: MockProvider[], hooks: object) =>
   new Context({ routing }, { executor: new Executor({ providers, ...hooks }), variables: { OPENAI_API_KEY: 'sk-from-variables-000000000' } })
 
 describe('Executor hooks', () => {
