@@ -53,7 +53,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  * `ValidationError` naming `path`:
  * - a JSON Schema (a plain object, not a Standard Schema) passes through, deep-copied as JSON (a
  *   function, a class instance, a cycle or a `__proto__` key in it is refused at its own path);
- * - a valibot schema goes through `@valibot/to-json-schema` (draft-07, the input side of a pipe: the
+ * - a valibot schema goes through `@valibot/to-json-schema` (draft-07 without its `$schema`, the input side of a pipe: the
  *   model writes what the schema takes in, before any transform); what it cannot express
  *   (`v.date()`, `v.custom()`, a transform's output…) is refused, the converter's message included;
  * - another Standard Schema that implements the Standard JSON Schema proposal
@@ -84,7 +84,11 @@ export function toJsonSchema(schema: unknown, path: string): JsonObject {
     }
   }
   if (!isPlainObject(out)) throw invalid(path, 'must be a JSON Schema object or a Standard Schema (valibot, zod, arktype)')
-  return toJson(out, path) as JsonObject
+  const copy = toJson(out, path) as JsonObject
+  // A converter's "$schema" names its draft for validators; providers read none, and Gemini's
+  // responseJsonSchema lists the keywords it takes ($schema not among them).
+  if (out !== schema) delete copy.$schema
+  return copy
 }
 
 /**
