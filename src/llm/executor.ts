@@ -300,13 +300,13 @@ export class Executor {
           onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
         })
         const cost = this.#account(context, hook, spec, response.usage)
-        notify('onFinish', this.#hooks.onFinish, { ...hook, usage: response.usage, cost, finishReason: response.finishReason, durationMs: Date.now() - started, requestId: response.requestId })
+        notify('onFinish', this.#hooks.onFinish, { ...hook, usage: { ...response.usage }, cost, finishReason: response.finishReason, durationMs: Date.now() - started, requestId: response.requestId })
         return { response, model, omitted, cost }
       } catch (e) {
         // A failed call is billed for what it produced: a broken or aborted stream's partial usage counts.
         const usage = (e as { partial?: ChatResponse } | undefined)?.partial?.usage
         const cost = usage && this.#account(context, hook, spec, usage)
-        notify('onError', this.#hooks.onError, { ...hook, error: e, durationMs: Date.now() - started, ...(usage && { usage, cost }) })
+        notify('onError', this.#hooks.onError, { ...hook, error: e, durationMs: Date.now() - started, ...(usage && { usage: { ...usage }, cost }) })
         if (timer?.aborted && !callerSignal?.aborted) {
           throw new AbortedError(`constraints.maxTime: ${model} did not finish within ${maxTime} s`, {
             reason: 'timeout',

@@ -15,7 +15,7 @@ export interface HookCall {
 }
 
 /** `onRequest`: a provider call is about to start. */
-export interface RequestEvent extends HookCall {
+export interface ModelRequestEvent extends HookCall {
   /** How many messages are sent (after fitting the history), how many tools. */
   messages: number
   tools: number
@@ -25,7 +25,7 @@ export interface RequestEvent extends HookCall {
 }
 
 /** `onFinish`: a provider call answered. */
-export interface FinishEvent extends HookCall {
+export interface ModelFinishEvent extends HookCall {
   usage: Usage
   /** USD; undefined for a model without prices. */
   cost: number | undefined
@@ -35,7 +35,7 @@ export interface FinishEvent extends HookCall {
 }
 
 /** `onError`: a provider call failed (the executor may still fall back to the next model). */
-export interface ErrorEvent extends HookCall {
+export interface ModelErrorEvent extends HookCall {
   /** What the provider threw: a `ProviderError` with any key already scrubbed from its text, or an `AbortedError`. */
   error: unknown
   durationMs: number
@@ -46,9 +46,9 @@ export interface ErrorEvent extends HookCall {
 
 /** Hooks of `new Executor({ … })` for logs and metrics. Each is called synchronously and never awaited; one that throws (or rejects) is reported with `console.error` and the call goes on. */
 export interface ExecutorHooks {
-  onRequest?: (event: RequestEvent) => unknown
-  onFinish?: (event: FinishEvent) => unknown
-  onError?: (event: ErrorEvent) => unknown
+  onRequest?: (event: ModelRequestEvent) => unknown
+  onFinish?: (event: ModelFinishEvent) => unknown
+  onError?: (event: ModelErrorEvent) => unknown
 }
 
 /**

@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest'
 import { Context, Executor, ProviderError, ValidationError, type ExecutorOptions, type Routing } from '../../src/index.js'
-import type { ErrorEvent, FinishEvent, RequestEvent } from '../../src/llm/hooks.js'
+import type { ModelErrorEvent, ModelFinishEvent, ModelRequestEvent } from '../../src/llm/hooks.js'
 import { mockProvider, type MockProvider } from '../../src/test/index.js'
 
 // Executor hooks for logs and metrics: every provider call seen, nothing secret in them, and a hook
 // that fails never fails the call.
 
-type Event = ['request', RequestEvent] | ['finish', FinishEvent] | ['error', ErrorEvent]
+type Event = ['request', ModelRequestEvent] | ['finish', ModelFinishEvent] | ['error', ModelErrorEvent]
 
 function recorder() {
   const events: Event[] = []
@@ -38,7 +38,7 @@ describe('Executor hooks', () => {
       ['request', { ...call, messages: 2, tools: 0, stream: false, maxOutputTokens: 1024 }],
       ['finish', { ...call, usage: { inputTokens: 1000, outputTokens: 1000 }, cost: expect.closeTo(0.00075, 12), finishReason: 'stop', durationMs: expect.any(Number), requestId: undefined }],
     ])
-    expect((events[1]![1] as FinishEvent).durationMs).toBeGreaterThanOrEqual(0)
+    expect((events[1]![1] as ModelFinishEvent).durationMs).toBeGreaterThanOrEqual(0)
   })
 
   it('fallbacks: each attempt is seen, the failed one with the ProviderError and no usage, the next with attempt 1', async () => {
@@ -51,7 +51,7 @@ describe('Executor hooks', () => {
       ['request', 'gpt-4o-mini', 1],
       ['finish', 'gpt-4o-mini', 1],
     ])
-    const failed = events[1]![1] as ErrorEvent
+    const failed = events[1]![1] as ModelErrorEvent
     expect(failed.error).toBeInstanceOf(ProviderError)
     expect(failed.error).toMatchObject({ status: 429, retryable: true })
     expect('usage' in failed).toBe(false)
@@ -72,10 +72,10 @@ describe('Executor hooks', () => {
     const { events, hooks } = recorder()
     const mock = mockProvider({ name: 'openai', replies: [{ chunks: ['never'], breakAfter: 0 }, 'ok'] })
     await context({ model: 'gpt-4o', fallbacks: ['gpt-4o-mini'] }, [mock], hooks).execute({ task: 'x', onToken: () => {} })
-    const [, failed] = events[1] as ['error', ErrorEvent]
+    const [, failed] = events[1] as ['error', ModelErrorEvent]
     expect(failed.usage).toMatchObject({ outputTokens: 0, estimated: true })
     expect(failed.cost).toBeGreaterThan(0)
-    expect((events[0]![1] as RequestEvent).stream).toBe(true)
+    expect((events[0]![1] as ModelRequestEvent).stream).toBe(true)
     expect(events.map(([k]) => k)).toEqual(['request', 'error', 'request', 'finish'])
   })
 
@@ -88,7 +88,7 @@ describe('Executor hooks', () => {
     ctx.addCompletionMessage({ role: 'user', content: 'again' })
     await ctx.generateChatCompletion({ tools: [{ name: 'a' }, { name: 'b' }] })
     await ctx.execute({ task: 'x' })
-    const requests = events.filter(([k]) => k === 'request').map(([, e]) => [(e as RequestEvent).messages, (e as RequestEvent).tools])
+    const requests = events.filter(([k]) => k === 'request').map(([, e]) => [(e as ModelRequestEvent).messages, (e as ModelRequestEvent).tools])
     expect(requests).toEqual([
       [1, 0],
       [3, 2],
@@ -99,7 +99,7 @@ describe('Executor hooks', () => {
 
   it('a hook that mutates its event changes neither the result nor ctx.usage', async () => {
     const mock = mockProvider({ name: 'openai', replies: [{ text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } }] })
-    const ctx = context({ model: 'gpt-4o-mini' }, [mock], { onFinish: (e: FinishEvent) => ((e.usage.inputTokens = 1e9), (e.usage.outputTokens = -1)) })
+    const ctx = context({ model: 'gpt-4o-mini' }, [mock], { onFinish: (e: ModelFinishEvent) => ((e.usage.inputTokens = 1e9), (e.usage.outputTokens = -1)) })
     const r = await ctx.execute({ task: 'x' })
     expect(r.usage).toEqual({ inputTokens: 10, outputTokens: 2 })
     expect(ctx.usage).toMatchObject({ inputTokens: 10, outputTokens: 2 })
