@@ -8,6 +8,7 @@ import { MAX_TURN_ID, toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel
 import { checkOptions, defined, parse, unknownKey } from './state/validate.js'
 import type { Constraints, ContextInput, ModelContext, Output, Routing, TokenCounter } from './llm/types.js'
 import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './llm/executor.js'
+import type { ChatStream } from './llm/stream.js'
 import { checkExecutor, getDefaultExecutor, type ExecutorLike } from './llm/default.js'
 import { pruneInputs } from './llm/pruner.js'
 import type { Router } from './llm/router.js'
@@ -547,14 +548,48 @@ export class Context {
   }
 
   /**
+   * `execute` as a `ChatStream` (`for await` its parts, `textStream`, `toResponse()`; `result` is
+   * what `execute` returns). Needs an executor with `streamExecute` (the `Executor` has it).
+   */
+  streamExecute(request: ExecutionRequest): ChatStream<ExecutionResponse> {
+    const executor = this.#executor()
+    if (typeof executor.streamExecute !== 'function') throw invalid('executor', 'has no streamExecute: use new Executor({ providers })')
+    return executor.streamExecute(this.#modelContext(false), request)
+  }
+
+  /**
    * A chat completion over the completion messages (docs/reference.md#voice-generate-chat-completion: the voice-agent platform's
    * `generate_chat_completion`), with tools; the reply is appended to the history unless
-   * `append: false`. The executor is found as for `execute`.
+   * `append: false`. The executor is found as for `execute`. A tool loop (`maxSteps` > 1) appends
+   * each step's assistant message and tool results as the step ends, so an abort keeps the steps done.
    */
   async generateChatCompletion(options?: ChatOptions): Promise<ChatResult> {
-    const result = await this.#executor().chat(this.#modelContext(true), options)
-    if (options?.append !== false) this.addCompletionMessage(result.message)
+    const { context, added } = this.#chatContext(options)
+    const result = await this.#executor().chat(context, options)
+    // An executor of its own that never calls onMessage: its reply is appended as before.
+    if (!added() && options?.append !== false) this.addCompletionMessage(result.message)
     return result
+  }
+
+  /**
+   * `generateChatCompletion` as a `ChatStream` (see it): what it appends is appended as each step
+   * ends. Needs an executor with `streamChat` (the `Executor` has it).
+   */
+  streamChatCompletion(options?: ChatOptions): ChatStream<ChatResult> {
+    const executor = this.#executor()
+    if (typeof executor.streamChat !== 'function') throw invalid('executor', 'has no streamChat: use new Executor({ providers })')
+    return executor.streamChat(this.#chatContext(options).context, options)
+  }
+
+  /** A chat's ModelContext: each message the executor reports is appended (unless `append: false`) and counted. */
+  #chatContext(options: ChatOptions | undefined): { context: ModelContext; added: () => number } {
+    let added = 0
+    const append = options?.append !== false
+    const onMessage = (message: CompletionMessage) => {
+      added++
+      if (append) this.addCompletionMessage(message)
+    }
+    return { context: { ...this.#modelContext(true), onMessage }, added: () => added }
   }
 
   /**

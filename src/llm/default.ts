@@ -3,6 +3,7 @@ import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } fro
 import type { ModelSpec } from './models.js'
 import type { Router } from './router.js'
 import type { ModelContext } from './types.js'
+import type { ChatStream } from './stream.js'
 
 /**
  * What a context needs of an executor: the `Executor` class, or anything with the same two methods.
@@ -11,6 +12,9 @@ import type { ModelContext } from './types.js'
 export interface ExecutorLike {
   execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse>
   chat(context: ModelContext, options?: ChatOptions): Promise<ChatResult>
+  /** What `ctx.streamChatCompletion` and `ctx.streamExecute` call; optional for an executor of one's own. */
+  streamChat?(context: ModelContext, options?: ChatOptions): ChatStream<ChatResult>
+  streamExecute?(context: ModelContext, request: ExecutionRequest): ChatStream<ExecutionResponse>
   /** The models of `router` it can call: when present, `ctx.route({ strategy })` picks among them only. */
   models?(router?: Router): ModelSpec[]
   /** Its model registry: what `ctx.route()` uses when the runtime gives no `router`. */

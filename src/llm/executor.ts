@@ -14,7 +14,10 @@ import { fitMessages, historyBudget, messageTokens } from './fit.js'
 import { formatInstruction, withFormatInstruction } from './format.js'
 import { overlayRouting } from './routing.js'
 import { notify, type ExecutorHooks, type HookCall } from './hooks.js'
-import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './types.js'
+import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, Routing, TokenCounter, Usage } from './types.js'
+import { runSteps, type CallStep, type StepOptions } from './steps.js'
+import { ChatStream, type StepResult, type StreamSink } from './stream.js'
+import { toolSet, type Tools } from './tools.js'
 
 /** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
 export interface ExecutionRequest {
@@ -27,6 +30,12 @@ export interface ExecutionRequest {
   signal?: AbortSignal
   /** Streams: called with each text delta. */
   onToken?: (delta: string) => void
+  /** Tools the model may call, by name; see `ChatOptions.tools`. */
+  tools?: Tools
+  toolChoice?: ChatRequest['toolChoice']
+  /** Provider calls at most; see `ChatOptions.maxSteps`. */
+  maxSteps?: number
+  onStepFinish?: (step: StepResult) => unknown
 }
 
 /** What `ctx.execute()` returns. */
@@ -45,12 +54,30 @@ export interface ExecutionResponse {
   finishReason: FinishReason
   /** `inputCount` inputs were sent, of `totalInputTokens` tokens together (after pruning). */
   metadata: { intent: string | undefined; inputCount: number; totalInputTokens: number }
+  /** Each provider call with its tool calls and results; `usage` and `cost` above are their sums. */
+  steps: StepResult[]
+  /** The last step's tool calls when the loop stopped on them (maxSteps reached, or a tool without `execute`); else empty. */
+  toolCalls: ChatResponse['toolCalls']
 }
 
 /** Options of a chat completion over the context's completion messages. */
 export interface ChatOptions {
-  tools?: ToolDefinition[]
+  /**
+   * Tools the model may call, by name: `{ weather: { description, parameters, execute } }`
+   * (`parameters` a JSON Schema or a Standard Schema; see `Tool`). The older array of definitions
+   * (`[{ name, description, parameters }]`) is still taken: its tools never run.
+   */
+  tools?: Tools
   toolChoice?: ChatRequest['toolChoice']
+  /**
+   * Provider calls at most, 1 to 100; default 1: the model's tool calls are returned, not run.
+   * Above 1, tool calls whose tools all have `execute` are run (concurrently), their results
+   * appended, and the model called again, until it answers without tool calls or `maxSteps` calls
+   * were made: then the result's `finishReason` is `tool_calls` and `toolCalls` the calls not run.
+   */
+  maxSteps?: number
+  /** Called (and awaited) after each step, with its text, tool calls, results, usage and cost. */
+  onStepFinish?: (step: StepResult) => unknown
   overrideRouting?: Routing
   apiKey?: string
   signal?: AbortSignal
@@ -61,7 +88,10 @@ export interface ChatOptions {
 
 /** A chat completion's answer, with its cost. */
 export interface ChatResult extends ChatResponse {
+  /** USD over all steps; undefined when no step's model had prices. `usage` too is summed over the steps. */
   cost: number | undefined
+  /** Each provider call with its tool calls and results (one for `maxSteps: 1`). */
+  steps: StepResult[]
   /** `omittedMessages`: how many of the history's oldest messages were left out to fit `constraints.maxTokens` and the model's window. */
   metadata: { omittedMessages: number }
 }
@@ -97,7 +127,7 @@ interface Fit {
   maxTokens: number | undefined
 }
 
-type CallOptions = Pick<ChatOptions, 'overrideRouting' | 'apiKey' | 'signal' | 'onToken'>
+type CallOptions = Pick<ChatOptions, 'overrideRouting' | 'apiKey' | 'signal' | 'onToken'> & Pick<ChatRequest, 'onChunk'>
 
 /**
  * The LLM-execution reference's `Executor` (docs/reference.md#llm-executor): builds the prompt (system prompt, inputs pruned to
@@ -142,7 +172,16 @@ export class Executor {
    * `partial`. `constraints.maxTime` passing is an `AbortedError` with reason and code `timeout`, path
    * `constraints.maxTime` (the partial kept); the caller's signal, an `AbortedError` with its reason.
    */
-  async execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse> {
+  execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse> {
+    return this.#execute(context, request)
+  }
+
+  /** `execute` as a `ChatStream` (see it): the same result, read as parts, text or a `Response`. */
+  streamExecute(context: ModelContext, request: ExecutionRequest): ChatStream<ExecutionResponse> {
+    return new ChatStream((sink) => this.#execute(context, request, sink), request?.signal)
+  }
+
+  async #execute(context: ModelContext, request: ExecutionRequest, sink?: StreamSink): Promise<ExecutionResponse> {
     const started = Date.now()
     const { task, systemPrompt: system } = request ?? {}
     if (typeof task !== 'string' || !task) throw invalid('task', 'must be a non-empty string')
@@ -168,21 +207,42 @@ export class Executor {
     for (const input of kept) inputTokens += input.tokens
     const messages = withFormatInstruction(system ? [{ role: 'system', content: system }] : [], format)
     messages.push({ role: 'user', content: renderPrompt(kept.map((i) => i.data), ask) })
-    const { response, model, cost } = await this.#call(context, request, fixed + inputTokens, {
-      messages,
-      responseFormat: json ? 'json' : undefined,
+    const tools = toolSet(request.tools)
+    const body = {
+      messages: [],
+      responseFormat: json ? ('json' as const) : undefined,
       jsonSchema: json && !standard && isObject(schema) ? (schema as JsonObject) : undefined,
-    })
+      tools: tools?.definitions,
+      toolChoice: request.toolChoice,
+    }
+    const reserve = tools ? count(JSON.stringify(tools.definitions)) : 0
+    const { last, steps, usage, cost } = await runSteps(
+      messages,
+      context,
+      { ...request, tools },
+      // The first step is the prompt built above; later ones (a tool loop) carry the tool calls and
+      // results too and fit the model's window only: constraints.maxTokens bounded the inputs.
+      (n, msgs, ctx, call) =>
+        n
+          ? this.#call(ctx, { ...request, ...call }, 0, body, { messages: [...msgs], count: (m) => messageTokens(m, count), reserve, maxTokens: undefined })
+          : this.#call(ctx, { ...request, ...call }, fixed + inputTokens + reserve, { ...body, messages: [...msgs] }),
+      sink,
+    )
+    const { response, model } = last
+    // Stopped on tool calls (maxSteps reached, a tool without execute): there is no answer to parse yet.
+    const stoppedOnTools = response.toolCalls.length > 0
     return {
-      result: json ? await parseOutput(response.text, standard) : response.text,
+      result: json && !stoppedOnTools ? await parseOutput(response.text, standard) : response.text,
       contextId: context.contextId,
       modelUsed: model,
       providerUsed: response.provider,
       duration: (Date.now() - started) / 1000,
-      usage: response.usage,
+      usage,
       cost,
       finishReason: response.finishReason,
       metadata: { intent: context.intent, inputCount: kept.length, totalInputTokens: inputTokens },
+      steps,
+      toolCalls: response.toolCalls,
     }
   }
 
@@ -191,20 +251,44 @@ export class Executor {
    * `generate_chat_completion`), with tools. Appends nothing: `ctx.generateChatCompletion` appends
    * the reply (tool calls included) to its history. Constraints, routing and keys work as in `execute`.
    */
-  async chat(context: ModelContext, options: ChatOptions = {}): Promise<ChatResult> {
+  chat(context: ModelContext, options: ChatOptions = {}): Promise<ChatResult> {
+    return this.#chat(context, options)
+  }
+
+  /**
+   * `chat` as a `ChatStream`: parts, text deltas or a `Response`, read lazily (a slow reader holds
+   * the network read); `result` is what `chat` returns. `context.onMessage` gets each message as its
+   * step ends, as with `chat`.
+   */
+  streamChat(context: ModelContext, options: ChatOptions = {}): ChatStream<ChatResult> {
+    return new ChatStream((sink) => this.#chat(context, options, sink), options?.signal)
+  }
+
+  async #chat(context: ModelContext, options: ChatOptions, sink?: StreamSink): Promise<ChatResult> {
     checkContext(context)
     if (!isObject(options)) throw invalid('options', 'must be an object')
     const history = context.messages ?? []
     if (!history.length) throw invalid('messages', 'the completion history is empty: add a message first')
-    const fit: Fit = {
-      messages: withFormatInstruction([...history], context.output?.format),
-      count: (m) => messageTokens(m, this.tokenCounter),
-      // Tool definitions go beside the messages, as JSON: their tokens come off the history's budget.
-      reserve: options.tools?.length ? this.tokenCounter(JSON.stringify(options.tools)) : 0,
-      maxTokens: context.constraints?.maxTokens,
-    }
-    const { response, cost, omitted } = await this.#call(context, options, 0, { messages: [], tools: options.tools, toolChoice: options.toolChoice }, fit)
-    return { ...response, cost, metadata: { omittedMessages: omitted } }
+    const tools = toolSet(options.tools)
+    const definitions = tools?.definitions
+    const count = (m: CompletionMessage) => messageTokens(m, this.tokenCounter)
+    // Tool definitions go beside the messages, as JSON: their tokens come off the history's budget.
+    const reserve = definitions?.length ? this.tokenCounter(JSON.stringify(definitions)) : 0
+    const body = { messages: [], tools: definitions, toolChoice: options.toolChoice }
+    const { last, steps, usage, cost } = await runSteps(
+      [...history],
+      context,
+      { ...options, tools } satisfies StepOptions,
+      ((_, messages, ctx, call) =>
+        this.#call(ctx, { ...options, ...call }, 0, body, {
+          messages: withFormatInstruction([...messages], context.output?.format),
+          count,
+          reserve,
+          maxTokens: ctx.constraints?.maxTokens,
+        })) satisfies CallStep,
+      sink,
+    )
+    return { ...last.response, usage, cost, steps, metadata: { omittedMessages: last.omitted } }
   }
 
   /**
@@ -222,7 +306,7 @@ export class Executor {
     body: Pick<ChatRequest, 'messages' | 'tools' | 'toolChoice' | 'responseFormat' | 'jsonSchema'>,
     fit?: Fit,
   ): Promise<{ response: ChatResponse; model: string; cost: number | undefined; omitted: number }> {
-    const { overrideRouting, apiKey, signal: callerSignal, onToken } = call
+    const { overrideRouting, apiKey, signal: callerSignal, onToken, onChunk } = call
     if (apiKey !== undefined && typeof apiKey !== 'string') throw invalid('apiKey', 'must be a string')
     if (onToken !== undefined && typeof onToken !== 'function') throw invalid('onToken', 'must be a function')
     const routing = overlayRouting(context.routing ?? {}, overrideRouting && parse(RoutingSchema, defined(overrideRouting, 'overrideRouting'), 'overrideRouting'))
@@ -298,6 +382,7 @@ export class Executor {
           apiKey: apiKey || context.variables?.[`${provider.name.toUpperCase().replace(/\W/g, '_')}_API_KEY`] || undefined,
           signal,
           onToken: onToken && ((delta) => ((streamed = true), onToken(delta))),
+          onChunk,
         })
         const cost = this.#account(context, hook, spec, response.usage)
         notify('onFinish', this.#hooks.onFinish, { ...hook, usage: { ...response.usage }, cost, finishReason: response.finishReason, durationMs: Date.now() - started, requestId: response.requestId })

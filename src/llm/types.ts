@@ -48,6 +48,12 @@ export interface ModelContext {
   /** The completion history a chat runs over. */
   messages?: readonly CompletionMessage[]
   /**
+   * Called with each message a chat adds to the history, in order, as each step ends: the
+   * assistant's reply (tool calls included), then each tool result of a tool loop. The `Context`
+   * appends them to its completion messages; the executor itself never changes `messages`.
+   */
+  onMessage?: (message: CompletionMessage) => void
+  /**
    * Called after each provider call that reported usage (a success, or a failed call's partial),
    * fallbacks and tool-loop steps included: `cost` in USD, undefined for a model without prices.
    * The `Context` sums it into `ctx.usage`. One that throws is reported, not rethrown.
@@ -100,6 +106,11 @@ export interface ChatRequest {
   signal?: AbortSignal
   /** Streams when given: called with each text delta as it arrives. */
   onToken?: (delta: string) => void
+  /**
+   * With `onToken`: awaited after each network chunk of the stream is handled, before the next read,
+   * so that a slow consumer holds the connection (backpressure) instead of the reply piling up in memory.
+   */
+  onChunk?: () => Promise<void> | void
 }
 
 /** A provider's answer, normalized. */

@@ -171,6 +171,9 @@ describe.each(wires)('ctx.execute over $name', (w) => {
       cost: expect.closeTo((1000 * pin + 200 * pout) / 1e6, 12),
       finishReason: 'stop',
       metadata: { intent: 'summarize', inputCount: 2, totalInputTokens: ctx.inputs[0]!.tokens + ctx.inputs[2]!.tokens },
+      // One step (no tools): the provider call itself, priced as the whole.
+      steps: [{ stepNumber: 0, text: 'Two books.', toolCalls: [], toolResults: [], finishReason: 'stop', usage: { inputTokens: 1000, outputTokens: 200 }, cost: r.cost, model: w.model, provider: w.name }],
+      toolCalls: [],
     })
     expect(r.duration).toBeGreaterThanOrEqual(0)
     expect(r.duration).toBeLessThan(30) // seconds

@@ -21,7 +21,7 @@ describe('the core entry', () => {
         // the facade and its helpers of the spec
         'Context', 'getLastIndex', 'TurnMap', 'Testing', 'FORMAT_VERSION',
         // the pieces, usable on their own
-        'Executor', 'setDefaultExecutor', 'getDefaultExecutor', 'Router', 'STRATEGIES', 'builtinModels', 'estimateCost', 'PRICES_READ_ON',
+        'Executor', 'setDefaultExecutor', 'getDefaultExecutor', 'Router', 'STRATEGIES', 'builtinModels', 'estimateCost', 'PRICES_READ_ON', 'tool',
         'Pruner', 'estimateTokens', 'countInputTokens', 'TaskManager', 'createContextStore', 'memoryStorage',
         // the errors
         'ContextError', 'ValidationError', 'StorageError', 'ContextConflictError', 'ConstraintError', 'OutputError', 'ProviderError', 'AbortedError', 'isContextWindowError',

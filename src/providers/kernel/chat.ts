@@ -182,7 +182,9 @@ export async function chat(provider: string, options: ProviderOptions, request: 
         try {
           if (onToken) {
             streaming = true
-            await readEvents(res.body, provider, (data) => data === '[DONE]' || (read(data), reply.done), signal)
+            // request.onChunk (a ChatStream's backpressure) runs as onToken does: what it throws passes through.
+            const pause = request.onChunk && (() => ((inCallback = true), Promise.resolve(request.onChunk!()).then(() => void (inCallback = false))))
+            await readEvents(res.body, provider, (data) => data === '[DONE]' || (read(data), reply.done), signal, pause)
             if (!reply.done && !reply.finish) throw fail(provider, 'stream ended early', true)
           } else {
             const text = await head(res, MAX_BODY)

@@ -13,7 +13,8 @@ const MAX_EVENT = 1 << 24
  * so a long line in many chunks is read in linear time). A callback rather than an async iterator,
  * and a plain streaming `TextDecoder` rather than a `TextDecoderStream`: no promise hop per event or
  * per pipe, which is most of the cost on a 20,000-chunk stream. An error thrown by `onData` ends the
- * read and passes through.
+ * read and passes through. `pause`, when given, is awaited after each network chunk's events: the
+ * next read waits for it (one promise hop per chunk, not per event, and none without it).
  *
  * The reader is cancelled (closing the connection) when the read stops early, throws, or `signal`
  * aborts, even with a custom `fetch` that does not wire its signal to the body. A read that fails
@@ -25,6 +26,7 @@ export async function readEvents(
   provider: string,
   onData: (data: string) => boolean | void,
   signal?: AbortSignal | null,
+  pause?: () => Promise<void> | void,
 ): Promise<void> {
   if (!body) return
   const reader = body.getReader()
@@ -54,6 +56,9 @@ export async function readEvents(
       if (text) cr = text.endsWith('\r')
       parser.feed(text)
       if (tooLong) throw fail(provider, `an event longer than ${MAX_EVENT} characters`)
+      // Backpressure: the next network read waits for the consumer (a ChatStream's reader), so a slow
+      // reader leaves the reply in the socket and the server's window, not in our memory.
+      if (pause && !stop) await pause()
     }
   } finally {
     signal?.removeEventListener('abort', cancel)
