@@ -153,9 +153,9 @@ export class Executor {
     this.router = options.router ?? new Router()
     this.tokenCounter = options.tokenCounter ?? estimateTokens
     this.#maxOutput = options.maxOutputTokens ?? 1024
-    const { onRequest, onFinish, onError } = options
-    for (const [name, hook] of Object.entries({ onRequest, onFinish, onError })) if (hook !== undefined && typeof hook !== 'function') throw invalid(name, 'must be a function')
-    this.#hooks = { onRequest, onFinish, onError }
+    for (const name of ['onRequest', 'onFinish', 'onError'] as const) if (options[name] !== undefined && typeof options[name] !== 'function') throw invalid(name, 'must be a function')
+    // A copy: hooks swapped in the options object later change nothing here.
+    this.#hooks = { ...options }
   }
 
   /** The models of `router` (default: this executor's) whose provider this executor has: what a strategy picks among. */

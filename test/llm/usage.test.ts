@@ -204,5 +204,14 @@ describe('ctx.usage', () => {
     const t = addUsage(undefined, { inputTokens: NaN, outputTokens: -3 } as never, Infinity)
     expect(t).toEqual({ inputTokens: 0, outputTokens: 0, cost: 0, calls: 1, unpricedCalls: 1 })
     expect(addUsage(t, {} as never, NaN)).toEqual({ inputTokens: 0, outputTokens: 0, cost: 0, calls: 2, unpricedCalls: 2 })
+    expect(addUsage(undefined, { inputTokens: 2.6, outputTokens: 1e300 }, 0.5)).toEqual({ inputTokens: 3, outputTokens: 0, cost: 0.5, calls: 1, unpricedCalls: 0 })
+  })
+
+  it('regression "a fraction fails the stored schema": a custom provider reporting 2.5 tokens leaves a context that still saves and loads', async () => {
+    const odd = { name: 'odd', chat: async (r: { model: string }) => ({ message: { role: 'assistant' as const, content: 'ok' }, text: 'ok', toolCalls: [], finishReason: 'stop' as const, usage: { inputTokens: 2.5, outputTokens: Number.NaN }, model: r.model, provider: 'odd' }) }
+    const ctx = new Context({ routing: { model: 'm', provider: 'odd' } }, { executor: new Executor({ providers: [odd] }) })
+    await ctx.execute({ task: 'x' })
+    expect(ctx.usage).toEqual({ inputTokens: 3, outputTokens: 0, cost: 0, calls: 1, unpricedCalls: 1 })
+    expect(Context.fromJSON(JSON.stringify(ctx)).usage).toEqual(ctx.usage)
   })
 })
