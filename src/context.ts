@@ -8,6 +8,8 @@ import { MAX_TURN_ID, toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel
 import { checkOptions, defined, parse, unknownKey } from './state/validate.js'
 import type { Constraints, ContextInput, ModelContext, Output, Routing, TokenCounter } from './llm/types.js'
 import type { ChatOptions, ChatResult, ExecutionRequest, ExecutionResponse } from './llm/executor.js'
+import type { ObjectRequest, ObjectResult, ObjectStream } from './llm/object.js'
+import type { InferSchemaOutput } from './llm/schema.js'
 import type { ChatStream } from './llm/stream.js'
 import { checkExecutor, getDefaultExecutor, type ExecutorLike } from './llm/default.js'
 import { pruneInputs } from './llm/pruner.js'
@@ -579,6 +581,30 @@ export class Context {
     const executor = this.#executor()
     if (typeof executor.streamChat !== 'function') throw invalid('executor', 'has no streamChat: use new Executor({ providers })')
     return executor.streamChat(this.#chatContext(options).context, options)
+  }
+
+  /**
+   * A JSON object typed by `request.schema` (a valibot or other Standard Schema, or a JSON Schema):
+   * `{ object, usage, cost, … }`. `task` runs over the inputs as `execute` does; `messages`, or else
+   * the completion messages, as a chat. Appends nothing to the history. An answer that is not JSON,
+   * or fails the schema, is an `OutputError` with the raw text and the issues. Needs an executor
+   * with `object` (the `Executor` has it).
+   */
+  async generateObject<S>(request: ObjectRequest<S>): Promise<ObjectResult<InferSchemaOutput<S>>> {
+    const executor = this.#executor()
+    if (typeof executor.object !== 'function') throw invalid('executor', 'has no object: use new Executor({ providers })')
+    return executor.object(this.#modelContext(request?.task === undefined), request)
+  }
+
+  /**
+   * `generateObject` as it streams: `for await` deep-partial objects (each emitted when it changed),
+   * then `object` and `result` (see `ObjectStream`); cancelled by `request.signal` or `cancel()`.
+   * Needs an executor with `streamObject` (the `Executor` has it).
+   */
+  streamObject<S>(request: ObjectRequest<S>): ObjectStream<InferSchemaOutput<S>> {
+    const executor = this.#executor()
+    if (typeof executor.streamObject !== 'function') throw invalid('executor', 'has no streamObject: use new Executor({ providers })')
+    return executor.streamObject(this.#modelContext(request?.task === undefined), request)
   }
 
   /** A chat's ModelContext: each message the executor reports is appended (unless `append: false`) and counted. */

@@ -4,6 +4,8 @@ import type { ModelSpec } from './models.js'
 import type { Router } from './router.js'
 import type { ModelContext } from './types.js'
 import type { ChatStream } from './stream.js'
+import type { ObjectRequest, ObjectResult, ObjectStream } from './object.js'
+import type { InferSchemaOutput } from './schema.js'
 
 /**
  * What a context needs of an executor: the `Executor` class, or anything with the same two methods.
@@ -15,6 +17,9 @@ export interface ExecutorLike {
   /** What `ctx.streamChatCompletion` and `ctx.streamExecute` call; optional for an executor of one's own. */
   streamChat?(context: ModelContext, options?: ChatOptions): ChatStream<ChatResult>
   streamExecute?(context: ModelContext, request: ExecutionRequest): ChatStream<ExecutionResponse>
+  /** What `ctx.generateObject` and `ctx.streamObject` call; optional for an executor of one's own. */
+  object?<S>(context: ModelContext, request: ObjectRequest<S>): Promise<ObjectResult<InferSchemaOutput<S>>>
+  streamObject?<S>(context: ModelContext, request: ObjectRequest<S>): ObjectStream<InferSchemaOutput<S>>
   /** The models of `router` it can call: when present, `ctx.route({ strategy })` picks among them only. */
   models?(router?: Router): ModelSpec[]
   /** Its model registry: what `ctx.route()` uses when the runtime gives no `router`. */

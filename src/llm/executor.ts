@@ -1,7 +1,7 @@
 import { AbortedError } from '../abort.js'
-import { ConstraintError, ContextError, invalid } from '../errors.js'
+import { ConstraintError, invalid } from '../errors.js'
 import { isContextWindowError } from '../providers/kernel/errors.js'
-import type { Json, JsonObject } from '../state/json.js'
+import type { Json } from '../state/json.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { RoutingSchema } from '../state/schema.js'
 import { defined, parse } from '../state/validate.js'
@@ -18,6 +18,9 @@ import type { ChatRequest, ChatResponse, FinishReason, ModelContext, Provider, R
 import { runSteps, type CallStep, type StepOptions } from './steps.js'
 import { ChatStream, type StepResult, type StreamSink } from './stream.js'
 import { toolSet, type Tools } from './tools.js'
+import { askJson, jsonOutput, parseOutput } from './output.js'
+import { generateObject, streamObject, type ObjectRequest, type ObjectResult, type ObjectStream } from './object.js'
+import type { InferSchemaOutput } from './schema.js'
 
 /** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
 export interface ExecutionRequest {
@@ -94,18 +97,11 @@ export interface ChatResult extends ChatResponse {
   steps: StepResult[]
   /** `omittedMessages`: how many of the history's oldest messages were left out to fit `constraints.maxTokens` and the model's window. */
   metadata: { omittedMessages: number }
+  /** With `output.format: 'json'` (or an `output.schema`): the reply parsed and validated, as `execute`'s `result` (an `OutputError` otherwise). */
+  object?: unknown
 }
 
-/** The model's output did not parse as JSON or failed `output.schema`. `issues` lists why; `text` is the raw output. */
-export class OutputError extends ContextError {
-  override name = 'OutputError'
-  declare issues: { message: string; path?: string }[]
-  declare text: string
-  constructor(message: string, text: string, issues: { message: string; path?: string }[] = []) {
-    super('invalid_argument', message, { path: 'output' })
-    Object.assign(this, { text, issues })
-  }
-}
+export { OutputError } from './output.js'
 
 /** Options of `new Executor()`; the hooks (`onRequest`, `onFinish`, `onError`) see every provider call, fallbacks and tool-loop steps included, and never a key. */
 export interface ExecutorOptions extends ExecutorHooks {
@@ -191,8 +187,7 @@ export class Executor {
     const { maxTokens } = context.constraints ?? {}
     const { format, schema } = context.output ?? {}
     // A schema without a format asks for JSON: there is nothing to validate in free text.
-    const json = format === 'json' || (format === undefined && schema !== undefined)
-    const standard = isStandard(schema) ? schema : undefined
+    const { json, jsonSchema } = jsonOutput(context.output)
     // OpenAI's JSON mode answers HTTP 400 to messages that never say "JSON"; one line more for the others.
     const ask = json && !/json/i.test(`${system} ${task}`) ? `${task}\nReply with JSON.` : task
     // Framing ("Context:", "Task:", separators) is a few tokens; 8 keeps the sum an upper bound.
@@ -211,7 +206,7 @@ export class Executor {
     const body = {
       messages: [],
       responseFormat: json ? ('json' as const) : undefined,
-      jsonSchema: json && !standard && isObject(schema) ? (schema as JsonObject) : undefined,
+      jsonSchema,
       tools: tools?.definitions,
       toolChoice: request.toolChoice,
     }
@@ -232,7 +227,7 @@ export class Executor {
     // Stopped on tool calls (maxSteps reached, a tool without execute): there is no answer to parse yet.
     const stoppedOnTools = response.toolCalls.length > 0
     return {
-      result: json && !stoppedOnTools ? await parseOutput(response.text, standard) : response.text,
+      result: json && !stoppedOnTools ? await parseOutput(response.text, schema) : response.text,
       contextId: context.contextId,
       modelUsed: model,
       providerUsed: response.provider,
@@ -264,6 +259,19 @@ export class Executor {
     return new ChatStream((sink) => this.#chat(context, options, sink), options?.signal)
   }
 
+  /**
+   * A JSON object typed by `request.schema` (`ctx.generateObject`): `task` over `context.inputs` as
+   * `execute`, else `messages` (or `context.messages`) as `chat`; see `generateObject` in object.ts.
+   */
+  object<S>(context: ModelContext, request: ObjectRequest<S>): Promise<ObjectResult<InferSchemaOutput<S>>> {
+    return generateObject(this, context, request)
+  }
+
+  /** `object` as it streams (`ctx.streamObject`): deep-partial objects, then `object` and `result`; see `ObjectStream`. */
+  streamObject<S>(context: ModelContext, request: ObjectRequest<S>): ObjectStream<InferSchemaOutput<S>> {
+    return streamObject(this, context, request)
+  }
+
   async #chat(context: ModelContext, options: ChatOptions, sink?: StreamSink): Promise<ChatResult> {
     checkContext(context)
     if (!isObject(options)) throw invalid('options', 'must be an object')
@@ -274,21 +282,26 @@ export class Executor {
     const count = (m: CompletionMessage) => messageTokens(m, this.tokenCounter)
     // Tool definitions go beside the messages, as JSON: their tokens come off the history's budget.
     const reserve = definitions?.length ? this.tokenCounter(JSON.stringify(definitions)) : 0
-    const body = { messages: [], tools: definitions, toolChoice: options.toolChoice }
+    // output.format json (or a schema): the provider's JSON mode, parsed and validated as in execute.
+    const { json, jsonSchema } = jsonOutput(context.output)
+    const body = { messages: [], tools: definitions, toolChoice: options.toolChoice, ...(json && { responseFormat: 'json' as const, jsonSchema }) }
     const { last, steps, usage, cost } = await runSteps(
       [...history],
       context,
       { ...options, tools } satisfies StepOptions,
       ((_, messages, ctx, call) =>
         this.#call(ctx, { ...options, ...call }, 0, body, {
-          messages: withFormatInstruction([...messages], context.output?.format),
+          messages: json ? askJson([...messages]) : withFormatInstruction([...messages], context.output?.format),
           count,
           reserve,
           maxTokens: ctx.constraints?.maxTokens,
         })) satisfies CallStep,
       sink,
     )
-    return { ...last.response, usage, cost, steps, metadata: { omittedMessages: last.omitted } }
+    const result: ChatResult = { ...last.response, usage, cost, steps, metadata: { omittedMessages: last.omitted } }
+    // Stopped on tool calls: there is no answer to parse yet.
+    if (json && !last.response.toolCalls.length) result.object = await parseOutput(last.response.text, context.output?.schema)
+    return result
   }
 
   /**
@@ -452,32 +465,3 @@ function checkContext(context: ModelContext): void {
 }
 
 const isObject = (v: unknown): v is object => typeof v === 'object' && v !== null && !Array.isArray(v)
-// Not only objects: ArkType's types are functions.
-const isStandard = (v: unknown): v is StandardSchemaLike => typeof (v as StandardSchemaLike | undefined)?.['~standard']?.validate === 'function'
-
-type Issues = readonly { message: string; path?: readonly unknown[] }[]
-/** The part of the Standard Schema interface we call (valibot, zod, arktype all implement it). */
-interface StandardSchemaLike {
-  '~standard': { validate(value: unknown): { value?: unknown; issues?: Issues } | Promise<{ value?: unknown; issues?: Issues }> }
-}
-
-/** JSON out of a model's text (a ```json fence is tolerated), then the Standard Schema's verdict. */
-async function parseOutput(text: string, schema: StandardSchemaLike | undefined): Promise<unknown> {
-  const body = /^\s*```(?:json)?\s*\n([\s\S]*?)\n?```\s*$/.exec(text)?.[1] ?? text
-  let value: unknown
-  try {
-    value = JSON.parse(body)
-  } catch {
-    throw new OutputError('output.format is json, but the model did not answer with JSON', text)
-  }
-  if (!schema) return value
-  const verdict = await schema['~standard'].validate(value)
-  if (verdict.issues) {
-    const issues = verdict.issues.map((i) => ({
-      message: i.message,
-      path: i.path?.map((p) => String(isObject(p) ? (p as { key: unknown }).key : p)).join('.'),
-    }))
-    throw new OutputError(`output.schema rejected the model's answer: ${issues.map((i) => (i.path ? `${i.path}: ` : '') + i.message).join('; ')}`, text, issues)
-  }
-  return verdict.value
-}

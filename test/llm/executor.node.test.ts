@@ -195,9 +195,11 @@ describe.each(wires)('ctx.execute over $name', (w) => {
     const r = await ctxFor(w, { output: { format: 'json', schema } }).execute({ task: 'Give a title' })
     expect(r.result).toEqual({ title: 'Dune' })
     const asked = w.jsonAsk(server().seen[0]!)
-    if (w.name === 'openai') expect(asked).toEqual({ type: 'json_object' })
-    if (w.name === 'anthropic') expect(asked).toContain('Reply with one JSON value')
-    if (w.name === 'gemini') expect(asked).toMatchObject({ responseMimeType: 'application/json' })
+    // The valibot schema goes as JSON Schema (issue 9), as a JSON Schema object does below.
+    const sent = { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] }
+    if (w.name === 'openai') expect(asked).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema: sent } })
+    if (w.name === 'anthropic') expect(asked).toContain(`Reply with one JSON value and nothing else: no prose, no code fences. It must match this JSON Schema: ${JSON.stringify(sent)}`)
+    if (w.name === 'gemini') expect(asked).toMatchObject({ responseMimeType: 'application/json', responseJsonSchema: sent })
     // OpenAI's JSON mode refuses messages that never say "JSON": the executor adds it.
     expect(w.prompt(server().seen[0]!).user).toMatch(/JSON/)
 

@@ -646,7 +646,8 @@ describe('execute: JSON output', () => {
     const User = v.object({ name: v.string(), age: v.pipe(v.number(), v.minValue(18)), tags: v.optional(v.array(v.string()), []) })
     const ok = json({ format: 'json', schema: User }, '{"name":"Ann","age":31}')
     expect((await ok.run()).result).toEqual({ name: 'Ann', age: 31, tags: [] })
-    expect(ok.fakes.openai!.requests[0]!.jsonSchema).toBeUndefined()
+    // Sent as JSON Schema too (issue 9: converted by @valibot/to-json-schema), optional keys not required.
+    expect(ok.fakes.openai!.requests[0]!.jsonSchema).toMatchObject({ type: 'object', properties: { age: { type: 'number', minimum: 18 } }, required: ['name', 'age'] })
     const e = await rejected(() => json({ format: 'json', schema: User }, '{"name":7,"age":12}').run())
     expect(e).toBeInstanceOf(OutputError)
     expect(e.issues.map((i: { path?: string }) => i.path)).toEqual(['name', 'age'])
