@@ -97,6 +97,23 @@ describe('Executor hooks', () => {
     expect(events.filter(([k]) => k === 'finish')).toHaveLength(3)
   })
 
+  it('each step of a tool loop and a stream is a call the hooks see', async () => {
+    const { events, hooks } = recorder()
+    const mock = mockProvider({ name: 'openai', replies: [{ toolCalls: [{ name: 'now', arguments: {} }] }, 'noon', 'streamed'] })
+    const ctx = context({ model: 'gpt-4o-mini' }, [mock], hooks)
+    ctx.addCompletionMessage({ role: 'user', content: 'time?' })
+    await ctx.generateChatCompletion({ tools: { now: { parameters: { type: 'object' }, execute: () => '12:00' } }, maxSteps: 2 })
+    expect(await ctx.streamChatCompletion().text).toBe('streamed')
+    const requests = events.filter(([k]) => k === 'request').map(([, e]) => e as ModelRequestEvent)
+    // Step 2 carries the assistant's tool call and the tool's result; the stream, the whole history (4).
+    expect(requests.map((e) => [e.messages, e.tools, e.stream])).toEqual([
+      [1, 1, false],
+      [3, 1, false],
+      [4, 0, true],
+    ])
+    expect(events.filter(([k]) => k === 'finish').map(([, e]) => (e as ModelFinishEvent).finishReason)).toEqual(['tool_calls', 'stop', 'stop'])
+  })
+
   it('a hook that mutates its event changes neither the result nor ctx.usage', async () => {
     const mock = mockProvider({ name: 'openai', replies: [{ text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } }] })
     const ctx = context({ model: 'gpt-4o-mini' }, [mock], { onFinish: (e: ModelFinishEvent) => ((e.usage.inputTokens = 1e9), (e.usage.outputTokens = -1)) })

@@ -87,6 +87,31 @@ describe('ctx.usage', () => {
     expect(ctx.usage).toEqual(NO_USAGE)
   })
 
+  it('a tool loop: each step is a call; ctx.usage grows by the result\'s summed usage and cost', async () => {
+    const mock = mockProvider({ name: 'openai', replies: [{ toolCalls: [{ name: 'add', arguments: { a: 1, b: 2 } }], usage: { inputTokens: 100, outputTokens: 20 } }, said(150, 5, '3')] })
+    const ctx = context({ routing: { model: 'gpt-4o-mini' } }, mock)
+    ctx.addCompletionMessage({ role: 'user', content: '1 + 2?' })
+    const add = { parameters: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } }, execute: ({ a, b }: { a: number; b: number }) => a + b }
+    const r = await ctx.generateChatCompletion({ tools: { add }, maxSteps: 3 })
+    expect(r.steps).toHaveLength(2)
+    expect(ctx.usage).toEqual({ inputTokens: 250, outputTokens: 25, cost: expect.closeTo(MINI(250, 25), 12), calls: 2, unpricedCalls: 0 })
+    expect([ctx.usage.inputTokens, ctx.usage.outputTokens]).toEqual([r.usage.inputTokens, r.usage.outputTokens])
+    expect(ctx.usage.cost).toBeCloseTo(r.cost!, 15)
+  })
+
+  it('streams: a stream read to its end counts; a cancelled one counts its partial', async () => {
+    const mock = mockProvider({ name: 'openai', replies: [said(40, 4, 'one two'), { text: 'one two three four', chunks: ['one', ' two', ' three', ' four'], delayMs: 5 }] })
+    const ctx = context({ routing: { model: 'gpt-4o-mini' } }, mock)
+    ctx.addCompletionMessage({ role: 'user', content: 'count' })
+    expect(await ctx.streamChatCompletion().text).toBe('one two')
+    expect(ctx.usage).toMatchObject({ inputTokens: 40, outputTokens: 4, calls: 1 })
+    const s = ctx.streamChatCompletion()
+    let parts = 0
+    for await (const _ of s) if (++parts === 2) s.cancel()
+    const partial = (await s.result.catch((e) => e)).partial
+    expect(ctx.usage).toMatchObject({ inputTokens: 40 + partial.usage.inputTokens, outputTokens: 4 + partial.usage.outputTokens, calls: 2, estimated: true })
+  })
+
   it('toJSON/fromJSON keep it; a version-1 state written before it existed loads as zeros', async () => {
     const mock = mockProvider({ name: 'openai', replies: [said(1000, 200)] })
     const ctx = context({ routing: { model: 'gpt-4o-mini' } }, mock)
