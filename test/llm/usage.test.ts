@@ -112,6 +112,16 @@ describe('ctx.usage', () => {
     expect(ctx.usage).toMatchObject({ inputTokens: 40 + partial.usage.inputTokens, outputTokens: 4 + partial.usage.outputTokens, calls: 2, estimated: true })
   })
 
+  it('objects: generateObject and streamObject calls count like any other', async () => {
+    const mock = mockProvider({ name: 'openai', replies: [said(100, 10, '{"city":"Paris"}'), said(50, 5, '{"city":"Rome"}')] })
+    const ctx = context({ routing: { model: 'gpt-4o-mini' } }, mock)
+    const schema = { type: 'object', properties: { city: { type: 'string' } } }
+    expect((await ctx.generateObject({ schema, task: 'A city.' })).object).toEqual({ city: 'Paris' })
+    ctx.addCompletionMessage({ role: 'user', content: 'Another city.' })
+    expect(await ctx.streamObject({ schema }).object).toEqual({ city: 'Rome' })
+    expect(ctx.usage).toEqual({ inputTokens: 150, outputTokens: 15, cost: expect.closeTo(MINI(150, 15), 12), calls: 2, unpricedCalls: 0 })
+  })
+
   it('toJSON/fromJSON keep it; a version-1 state written before it existed loads as zeros', async () => {
     const mock = mockProvider({ name: 'openai', replies: [said(1000, 200)] })
     const ctx = context({ routing: { model: 'gpt-4o-mini' } }, mock)
