@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import * as v from 'valibot'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import { Context } from '../../src/context.js'
@@ -248,6 +249,32 @@ describe('ctx.streamObject', () => {
     expect(seen.at(-1)!.name).toBe('Paris')
     expect(seen.at(-1)!.population).toBeUndefined()
     expect(await rejected(stream.object)).toBe(e)
+  })
+
+  it('property: whatever the chunking of any JSON object, each partial is a deep partial of the final object, and the last is it', async () => {
+    /** `p` is what a prefix of `final`'s text may show: strings cut, keys and elements missing, only the last element partial. */
+    const partialOf = (p: unknown, final: unknown): boolean => {
+      if (typeof final === 'string') return typeof p === 'string' && final.startsWith(p)
+      if (Array.isArray(final)) return Array.isArray(p) && p.length <= final.length && p.every((x, k) => (k < p.length - 1 ? JSON.stringify(x) === JSON.stringify(final[k]) : partialOf(x, final[k])))
+      if (final && typeof final === 'object') return !!p && typeof p === 'object' && Object.keys(p).every((k) => Object.hasOwn(final, k) && partialOf((p as any)[k], (final as any)[k]))
+      return Object.is(p, final)
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.string(), fc.jsonValue()), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1 }), async (value, cuts) => {
+        const text = JSON.stringify(value)
+        const chunks: string[] = []
+        for (let at = 0, k = 0; at < text.length; k++) chunks.push(text.slice(at, (at += cuts[k % cuts.length]!)))
+        const { ctx } = setup([{ text, chunks }])
+        const stream = ctx.streamObject({ schema: { type: 'object' }, task: 'any' })
+        const seen: unknown[] = []
+        for await (const partial of stream) seen.push(partial)
+        const final = JSON.parse(text)
+        for (const p of seen) if (!partialOf(p, final)) throw new Error(`${JSON.stringify(p)} is not a partial of ${text}`)
+        expect(seen.at(-1)).toEqual(final)
+        expect(await stream.object).toEqual(final)
+      }),
+      { numRuns: 150 },
+    )
   })
 
   it('iterated once; a second iteration is a ValidationError', async () => {

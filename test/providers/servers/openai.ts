@@ -74,6 +74,10 @@ export function checkOpenAI(seen: Seen): string[] {
     if (!['text', 'json_object', 'json_schema'].includes(rf.type)) p.push('response_format.type invalid')
     if (rf.type === 'json_schema' && (typeof rf.json_schema?.name !== 'string' || typeof rf.json_schema?.schema !== 'object'))
       p.push('response_format.json_schema needs name and schema')
+    if (rf.type === 'json_schema' && !/^[a-zA-Z0-9_-]{1,64}$/.test(rf.json_schema?.name ?? '')) p.push('response_format.json_schema.name must match ^[a-zA-Z0-9_-]{1,64}$')
+    // The API's own 400: "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
+    if (rf.type === 'json_object' && !b.messages.some((m: any) => /json/i.test(JSON.stringify(m.content ?? ''))))
+      p.push("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'")
   }
   for (const f of ['max_completion_tokens', 'max_tokens'])
     if (b[f] !== undefined && !Number.isInteger(b[f])) p.push(`${f} must be an integer`)
