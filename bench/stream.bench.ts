@@ -3,7 +3,9 @@
  * `streamText` with `@ai-sdk/openai` (its Chat Completions model, `.chat(id)`, since the loopback
  * server speaks Chat Completions, not the Responses API), consuming the same long SSE stream from a
  * loopback server, in one run, interleaved. All three are dev dependencies only; `ai` is held at 6
- * because `ai` 7 needs Node 22 and we support Node 20.
+ * because `ai` 7 needs Node 22 and we support Node 20. A fourth column reads our own stream the way
+ * `textStream` reads the AI SDK's: `executor.streamChat(...).textStream` (a `ChatStream`, which
+ * makes the provider's network read wait for the reader: what that laziness costs shows here).
  *
  *   npx esbuild bench/stream.bench.ts --bundle --platform=node --format=esm --outfile=/tmp/stream.bench.mjs \
  *     --banner:js="import{createRequire}from'node:module';const require=createRequire(import.meta.url);" \
@@ -16,7 +18,7 @@
  * stream does not share an event loop with the client being measured. It streams N chunks shaped
  * like the API's (id, object, created, model, system_fingerprint, one choice with a few tokens of
  * content), then the finish chunk, the usage chunk and `[DONE]`, written 16 events per write.
- * Each round runs the three clients, rotating which goes first; medians over the rounds are reported.
+ * Each round runs the four clients, rotating which goes first; medians over the rounds are reported.
  * Time to first token is measured apart, over 101 rotating short streams (see below).
  */
 import { createOpenAI } from '@ai-sdk/openai'
@@ -28,6 +30,7 @@ import OpenAI from 'openai'
 import { VERSION } from 'openai/version'
 import aiPackage from 'ai/package.json' with { type: 'json' }
 import aiOpenAIPackage from '@ai-sdk/openai/package.json' with { type: 'json' }
+import { Executor } from '../src/llm/executor.js'
 import { openai } from '../src/providers/openai.js'
 
 const WORDS = ['the', ' quick', ' brown', ' fox', ' jumps', ' over', ' a', ' lazy', ' dog', ',', ' and', ' then', ' runs', ' home', '.']
@@ -89,6 +92,7 @@ async function main() {
   const ours = openai({ baseURL, apiKey: 'bench-key', maxRetries: 0 })
   const sdk = new OpenAI({ baseURL, apiKey: 'bench-key', maxRetries: 0 })
   const aiOpenAI = createOpenAI({ baseURL, apiKey: 'bench-key' })
+  const executor = new Executor({ providers: [ours] })
 
   async function runOurs(model = 'gpt-bench'): Promise<Run> {
     const start = performance.now()
@@ -136,19 +140,34 @@ async function main() {
     return { ttft, total: performance.now() - start, chunks, text: text.length }
   }
 
-  type Name = 'ours' | 'sdk' | 'ai'
-  const clients: Record<Name, (model?: string) => Promise<Run>> = { ours: runOurs, sdk: runSdk, ai: runAi }
-  const names: Name[] = ['ours', 'sdk', 'ai']
+  // Plain data in (no Context, so nothing is appended between rounds); the model is not in the
+  // registry, so the executor runs it on the provider named.
+  async function runStream(model = 'gpt-bench'): Promise<Run> {
+    const start = performance.now()
+    let ttft = 0
+    let chunks = 0
+    let text = ''
+    const stream = executor.streamChat({ contextId: 'bench', routing: { model, provider: 'openai' }, messages })
+    for await (const d of stream.textStream) {
+      if (chunks++ === 0) ttft = performance.now() - start
+      text += d
+    }
+    return { ttft, total: performance.now() - start, chunks, text: text.length }
+  }
+
+  type Name = 'ours' | 'sdk' | 'ai' | 'stream'
+  const clients: Record<Name, (model?: string) => Promise<Run>> = { ours: runOurs, sdk: runSdk, ai: runAi, stream: runStream }
+  const names: Name[] = ['ours', 'sdk', 'ai', 'stream']
   // Round i starts with client i mod 3, so each goes first, second and third equally often.
   const order = (i: number) => names.map((_, k) => names[(i + k) % names.length]!)
 
   // Warm up all three (JIT, connection pool) before measuring.
   for (const name of names) await clients[name]()
-  const results: Record<Name, Run[]> = { ours: [], sdk: [], ai: [] }
+  const results: Record<Name, Run[]> = { ours: [], sdk: [], ai: [], stream: [] }
   for (let i = 0; i < rounds; i++) for (const name of order(i)) results[name].push(await clients[name]())
   // Time to first token on its own: many short (20-chunk) streams, rotating, so that a GC
   // pause or a scheduler hiccup in one sample cannot decide the median.
-  const ttft: Record<Name, number[]> = { ours: [], sdk: [], ai: [] }
+  const ttft: Record<Name, number[]> = { ours: [], sdk: [], ai: [], stream: [] }
   const ttftRounds = 101
   for (let i = 0; i < ttftRounds; i++) for (const name of order(i)) ttft[name].push((await clients[name]('short')).ttft)
   child.kill()
@@ -156,8 +175,8 @@ async function main() {
   const a = results.ours[0]!
   const b = results.sdk[0]!
   const c = results.ai[0]!
-  if (a.chunks !== n || b.chunks !== n || c.chunks !== n || a.text !== b.text || a.text !== c.text)
-    throw new Error(`clients disagree: ${JSON.stringify({ a, b, c, n })}`)
+  const d = results.stream[0]!
+  if ([a, b, c, d].some((r) => r.chunks !== n || r.text !== a.text)) throw new Error(`clients disagree: ${JSON.stringify({ a, b, c, d, n })}`)
   const row = (name: string, runs: Run[], firsts: number[]) => {
     const total = median(runs.map((r) => r.total))
     return { name, total, ttft: median(firsts), cps: n / (total / 1000), mbs: bytes / 1e6 / (total / 1000) }
@@ -169,9 +188,11 @@ async function main() {
   console.log(`\nStreaming ${n} chunks (${f(bytes / 1e6, 2)} MB of SSE) from a loopback server; median of ${rounds} interleaved rounds, Node ${process.version}\n`)
   console.log(`| client | total ms | chunks/s | MB/s | time to first token ms (median of ${ttftRounds} short streams) |`)
   console.log('| --- | ---: | ---: | ---: | ---: |')
-  for (const r of [o, s, v]) console.log(`| ${r.name} | ${f(r.total)} | ${f(r.cps, 0)} | ${f(r.mbs, 2)} | ${f(r.ttft, 2)} |`)
+  const w = row('agentctx executor.streamChat().textStream', results.stream, ttft.stream)
+  for (const r of [o, s, v, w]) console.log(`| ${r.name} | ${f(r.total)} | ${f(r.cps, 0)} | ${f(r.mbs, 2)} | ${f(r.ttft, 2)} |`)
   console.log(`\nthroughput ratio ours/openai SDK: ${f(o.cps / s.cps, 2)}, ours/AI SDK: ${f(o.cps / v.cps, 2)} (floor 1.0 each)`)
   console.log(`TTFT ratio ours/openai SDK: ${f(o.ttft / s.ttft, 2)}, ours/AI SDK: ${f(o.ttft / v.ttft, 2)} (lower is better; floor: no worse than 1.0)`)
+  console.log(`textStream against textStream: throughput ours/AI SDK ${f(w.cps / v.cps, 2)}, TTFT ${f(w.ttft / v.ttft, 2)}; ChatStream against onToken: throughput ${f(w.cps / o.cps, 2)}, TTFT ${f(w.ttft / o.ttft, 2)}`)
   console.log(`per-round totals ms: ${names.map((k) => `${k} ${results[k].map((r) => f(r.total)).join(', ')}`).join('; ')}`)
   const q = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.floor(p * (xs.length - 1))]!
   console.log(`TTFT ms p10/p50/p90: ${names.map((k) => `${k} ${[0.1, 0.5, 0.9].map((p) => f(q(ttft[k], p), 2)).join('/')}`).join('; ')}`)
