@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import fc from 'fast-check'
 import * as v from 'valibot'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { AbortedError } from '../../src/abort.js'
@@ -13,8 +14,8 @@ import { gemini } from '../../src/providers/gemini.js'
 import { openai } from '../../src/providers/openai.js'
 import { messageEvents } from '../providers/servers/anthropic.js'
 import { generateChunks } from '../providers/servers/gemini.js'
-import { data, hang, KEY, sse, type Loopback, type Seen, type Step } from '../providers/servers/loopback.js'
-import { completionChunks, openaiServer } from '../providers/servers/openai.js'
+import { data, hang, json, KEY, sse, type Loopback, type Seen, type Step } from '../providers/servers/loopback.js'
+import { completion, completionChunks, openaiServer } from '../providers/servers/openai.js'
 import { anthropicServer } from '../providers/servers/anthropic.js'
 import { geminiServer } from '../providers/servers/gemini.js'
 
@@ -305,5 +306,46 @@ describe('backpressure: a slow reader holds the network read', () => {
     const r = await ctxFor(w).streamChatCompletion().result
     expect(r.text.length).toBe(FRAMES * delta.length)
     expect(state.finished).toBe(true)
+  })
+})
+
+describe('property: any split of the SSE bytes, read by a reader of any pace, gives the non-streaming result', () => {
+  it('holds over real HTTP (OpenAI wire): text, usage, finish reason and message equal; deltas join to the text', async () => {
+    const w = wires[0]!
+    const server = servers.openai!
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ minLength: 1, maxLength: 6, unit: 'grapheme' }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 5 }),
+        async (deltas, cuts, pauses) => {
+          const bytes = Buffer.from(completionChunks(deltas, { usage: [17, deltas.length] }).join(''))
+          // The stream's bytes in slices of the given sizes (cycled), each flushed as its own write: events and UTF-8 characters split anywhere.
+          server.queue(async (_seen, res) => {
+            res.writeHead(200, { 'content-type': 'text/event-stream' })
+            for (let at = 0, i = 0; at < bytes.length; i++) {
+              const end = Math.min(bytes.length, at + cuts[i % cuts.length]!)
+              await new Promise<void>((r) => res.write(bytes.subarray(at, end), () => r()))
+              at = end
+            }
+            res.end()
+          })
+          server.queue(async (seen, res) => json(completion({ content: deltas.join(''), usage: [17, deltas.length], model: seen.body.model }))(seen, res))
+          const s = ctxFor(w).streamChatCompletion()
+          let joined = ''
+          let n = 0
+          for await (const p of s) {
+            if (p.type === 'text-delta') joined += p.text
+            const ms = pauses[n++ % pauses.length]!
+            if (ms) await new Promise((r) => setTimeout(r, ms))
+          }
+          const streamed = await s.result
+          const whole = await ctxFor(w).generateChatCompletion()
+          expect(joined).toBe(deltas.join(''))
+          for (const k of ['text', 'usage', 'finishReason', 'message', 'toolCalls', 'cost'] as const) expect(streamed[k]).toEqual(whole[k])
+        },
+      ),
+      { numRuns: 25 },
+    )
   })
 })
