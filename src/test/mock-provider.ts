@@ -21,8 +21,8 @@ export interface MockProviderOptions {
   replies?: (MockReply | MockReplyFunction)[] | MockReplyFunction
 }
 
-/** A request as the mock recorded it: plain JSON, without `apiKey`, `signal` or `onToken`. */
-export type MockCall = Omit<ChatRequest, 'apiKey' | 'signal' | 'onToken'> & {
+/** A request as the mock recorded it: plain JSON, without `apiKey`, `signal`, `onToken` or `onChunk`. */
+export type MockCall = Omit<ChatRequest, 'apiKey' | 'signal' | 'onToken' | 'onChunk'> & {
   /** Whether the call streamed (`onToken` was given). */
   stream: boolean
 }
@@ -88,7 +88,7 @@ export function mockProvider(options: MockProviderOptions = {}): MockProvider {
 
   async function chat(request: ChatRequest): Promise<ChatResponse> {
     if (!request?.model || !Array.isArray(request.messages)) throw invalid('request', 'needs a model and a messages array')
-    const { apiKey, signal, onToken, ...rest } = request
+    const { apiKey, signal, onToken, onChunk, ...rest } = request
     // A JSON copy: what was sent then, whatever happens to the history after.
     const index = calls.push({ ...JSON.parse(JSON.stringify(rest)), stream: !!onToken }) - 1
     if (signal?.aborted) throw aborted(name, signal.reason)
@@ -130,6 +130,8 @@ export function mockProvider(options: MockProviderOptions = {}): MockProvider {
           await sleep(step.delayMs, signal)
           text += chunk
           onToken(chunk)
+          // Each chunk is a network chunk: a ChatStream's slow reader holds the next one, as over HTTP.
+          await onChunk?.()
           // onToken itself may abort (a caller who has read enough): stop as a stream would.
           if (signal?.aborted) throw signal.reason
         }

@@ -253,6 +253,24 @@ describe('ChatStream backpressure (unit)', () => {
   })
 })
 
+describe('backpressure through mockProvider (it awaits onChunk after each chunk, as the HTTP kernel does)', () => {
+  it('a reader that stops after 2 parts holds the mock: no further chunk is produced until it reads on', async () => {
+    const chunks = Array.from({ length: 50 }, (_, i) => `${i} `)
+    const { ctx } = setup([{ text: chunks.join(''), chunks }])
+    let produced = 0
+    const s = ctx.streamChatCompletion({ onToken: () => void produced++ })
+    const it = s[Symbol.asyncIterator]()
+    await it.next()
+    await it.next()
+    await new Promise((r) => setTimeout(r, 20))
+    expect(produced).toBeLessThanOrEqual(3)
+    let n = 2
+    while (!(await it.next()).done) n++
+    expect(produced).toBe(50)
+    expect(n).toBe(52)
+  })
+})
+
 describe('property: any chunking of a reply streams to the text and result of the non-streaming call', () => {
   it('holds for random chunkings (text and usage equal; parts are the chunks in order)', async () => {
     await fc.assert(
