@@ -9,7 +9,8 @@ import { completion, completionChunks, openaiServer } from '../providers/servers
 // The README's examples must stay true: every ```js block runs against the built package, and each
 // `console.log(...) // expected` line must print what its comment says (text after " — " is a note).
 // Blocks that call a model get OPENAI_BASE_URL pointing at a loopback server speaking the Chat
-// Completions format (the same fake the provider tests use), which answers "Paris".
+// Completions format (the same fake the provider tests use), which answers "Paris" (and, asked for
+// JSON, the city as an object).
 const root = join(import.meta.dirname, '../..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!)
@@ -20,10 +21,15 @@ const run = promisify(execFile)
 let server: Loopback
 beforeAll(async () => {
   server = await openaiServer()
-  const answer = (seen: Parameters<Parameters<Loopback['queue']>[0]>[0], res: Parameters<Parameters<Loopback['queue']>[0]>[1]) =>
-    seen.body?.stream
-      ? sse(completionChunks(['Par', 'is'], { usage: [42, 2] }))(seen, res)
-      : json(completion({ content: 'Paris', usage: [42, 2], model: seen.body?.model }))(seen, res)
+  // A request for JSON (generateObject, streamObject, output.format json) gets the city as an object,
+  // streamed 8 characters a chunk: keys, strings and numbers arrive cut.
+  const city = JSON.stringify({ city: 'Paris', country: 'France', population: 2102650, landmarks: ['Eiffel Tower', 'Louvre'] })
+  const answer = (seen: Parameters<Parameters<Loopback['queue']>[0]>[0], res: Parameters<Parameters<Loopback['queue']>[0]>[1]) => {
+    const deltas = seen.body?.response_format ? city.match(/[\s\S]{1,8}/g)! : ['Par', 'is']
+    return seen.body?.stream
+      ? sse(completionChunks(deltas, { usage: [42, 2] }))(seen, res)
+      : json(completion({ content: deltas.join(''), usage: [42, 2], model: seen.body?.model }))(seen, res)
+  }
   server.queue(...Array.from({ length: 50 }, () => answer))
 })
 afterAll(async () => {
