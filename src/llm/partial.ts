@@ -1,12 +1,15 @@
 /**
  * What a value of type `T` looks like while its JSON streams in: any object key may be missing yet,
- * an array may hold only its first elements, the last of them partial too.
+ * an array may hold only its first elements, the last of them partial too, and a string only its
+ * start: a string literal type widens to `string` (`'veg'` is on its way to `'vegan'`).
  */
-export type DeepPartial<T> = T extends readonly (infer U)[]
-  ? DeepPartial<U>[]
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T
+export type DeepPartial<T> = T extends string
+  ? string
+  : T extends readonly (infer U)[]
+    ? DeepPartial<U>[]
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T
 
 const BAD = Symbol('malformed')
 const NONE = Symbol('nothing yet')

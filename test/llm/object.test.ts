@@ -167,6 +167,8 @@ describe('ctx.streamObject', () => {
     expect(seen.filter((s) => s.population !== undefined).every((s) => s.population === 2102650)).toBe(true)
     const object = await stream.object
     expectTypeOf(object).toEqualTypeOf<City>()
+    // A partial string is a prefix: a literal type widens ('veg' is on its way to 'vegan').
+    expectTypeOf<DeepPartial<{ diet: 'vegan' | 'any'; n: 1 }>>().toEqualTypeOf<{ diet?: string; n?: 1 }>()
     expect(object).toEqual(PARIS)
     expect((await stream.result).usage.outputTokens).toBeGreaterThan(0)
   })
