@@ -69,6 +69,18 @@ afterEach(() => {
   }
 })
 
+/** `sse`, one frame every `ms` milliseconds. */
+const paced =
+  (frames: string[], ms: number): Step =>
+  async (_seen, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+    for (const f of frames) {
+      await new Promise<void>((resolve) => res.write(f, () => resolve()))
+      await new Promise((resolve) => setTimeout(resolve, ms))
+    }
+    res.end()
+  }
+
 async function rejected(fn: () => Promise<unknown>): Promise<any> {
   try {
     await fn()
@@ -118,8 +130,9 @@ describe.each(wires)('objects over $name', (w) => {
 
   it('streamObject: partials in order as the JSON arrives over SSE, then the validated object', async () => {
     const text = JSON.stringify(SOUP)
-    // Cut every 3 characters: keys, strings, escapes and numbers split across network chunks.
-    server().queue(sse(w.stream(text.match(/[\s\S]{1,3}/g)!)))
+    // Cut every 3 characters: keys, strings, escapes and numbers split across network chunks, 3 ms
+    // apart (all at once, a reader may see only the newest partial: coalescing, tested with the mock).
+    server().queue(paced(w.stream(text.match(/[\s\S]{1,3}/g)!), 3))
     const stream = ctxFor().streamObject({ schema: Recipe, task: 'A recipe' })
     const seen: DeepPartial<Recipe>[] = []
     for await (const partial of stream) seen.push(structuredClone(partial))
