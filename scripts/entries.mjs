@@ -29,8 +29,13 @@ const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `s
 // in the ground (tasks and the agent throw it too), the plain ModelContext the Context builds for the
 // executor, the routing overlay in a module of its own: 20.1 KB. The executor's history fitting
 // (fit.ts, 1.2 KB: a 200-message history no longer goes whole to a 4k-window model) and format
-// instructions (format.ts, 0.5 KB) ride in the executor, not in `import { Context }`: 21.3 KB, held at 21.5 KB.
-const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 21.5 * KB }
+// instructions (format.ts, 0.5 KB) ride in the executor, not in `import { Context }`: 21.3 KB. Then
+// the LLM layer as a library of its own, all of it in the Executor this entry exports: ChatStream
+// (2.6 KB minified), the tool loop (steps 2.8, tools 2.0), objects with a partial-JSON parser (2.3 +
+// 1.6), wire shapes (2.5), usage and hooks: 27.7 KB, held at 28.25 KB. (@valibot/to-json-schema, 3.4
+// KB gzip, is loaded on demand and counted as a lazy chunk, not here; see size.mjs. For scale: the
+// openai SDK alone is 35 KB, the AI SDK's streamText with @ai-sdk/openai 215 KB.)
+const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 28.25 * KB }
 
 export const entries = [
   core,

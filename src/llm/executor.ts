@@ -20,7 +20,7 @@ import { ChatStream, type StepResult, type StreamSink } from './stream.js'
 import { toolSet, type Tools } from './tools.js'
 import { askJson, jsonOutput, parseOutput } from './output.js'
 import { generateObject, streamObject, type ObjectRequest, type ObjectResult, type ObjectStream } from './object.js'
-import type { InferSchemaOutput } from './schema.js'
+import { loadSchemaConverter, type InferSchemaOutput } from './schema.js'
 
 /** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
 export interface ExecutionRequest {
@@ -103,6 +103,10 @@ export interface ChatResult extends ChatResponse {
 
 export { OutputError } from './output.js'
 
+/** The parameter schemas of `tools` (by name or an array), whatever its shape: `toolSet` checks it after. */
+const parametersOf = (tools: unknown): unknown[] =>
+  tools && typeof tools === 'object' ? Object.values(tools).map((t) => (t as { parameters?: unknown } | null)?.parameters) : []
+
 /** Options of `new Executor()`; the hooks (`onRequest`, `onFinish`, `onError`) see every provider call, fallbacks and tool-loop steps included, and never a key. */
 export interface ExecutorOptions extends ExecutorHooks {
   /** The providers to call, by their `name`: `[openai(), anthropic()]`. */
@@ -179,6 +183,7 @@ export class Executor {
 
   async #execute(context: ModelContext, request: ExecutionRequest, sink?: StreamSink): Promise<ExecutionResponse> {
     const started = Date.now()
+    await loadSchemaConverter(context?.output?.schema, ...parametersOf(request?.tools))
     const { task, systemPrompt: system } = request ?? {}
     if (typeof task !== 'string' || !task) throw invalid('task', 'must be a non-empty string')
     if (system !== undefined && typeof system !== 'string') throw invalid('systemPrompt', 'must be a string')
@@ -273,6 +278,7 @@ export class Executor {
   }
 
   async #chat(context: ModelContext, options: ChatOptions, sink?: StreamSink): Promise<ChatResult> {
+    await loadSchemaConverter(context?.output?.schema, ...parametersOf(options?.tools))
     checkContext(context)
     if (!isObject(options)) throw invalid('options', 'must be an object')
     const history = context.messages ?? []

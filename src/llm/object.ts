@@ -3,7 +3,7 @@ import { invalid } from '../errors.js'
 import type { MessageInput } from '../state/wire.js'
 import { toCompletionMessages } from '../state/wire.js'
 import { parsePartialJson, type DeepPartial } from './partial.js'
-import { toJsonSchema, type InferSchemaOutput } from './schema.js'
+import { canConvertNow, toJsonSchema, type InferSchemaOutput } from './schema.js'
 import type { FinishReason, ModelContext, Routing, Usage } from './types.js'
 
 /** What `ctx.generateObject()` and `ctx.streamObject()` take. */
@@ -77,7 +77,8 @@ function prepare(context: ModelContext, request: ObjectRequest): ModelContext {
   const { schema, task, messages, systemPrompt } = request
   if (schema === undefined) throw invalid('schema', 'is required: a valibot schema, another Standard Schema or a JSON Schema')
   // Refused before any request: a schema the model cannot be shown would make every answer a guess.
-  toJsonSchema(schema, 'schema')
+  // (A valibot schema before its converter is loaded is converted, and so checked, by the executor.)
+  if (canConvertNow(schema)) toJsonSchema(schema, 'schema')
   if (task !== undefined && messages !== undefined) throw invalid('messages', 'give task or messages, not both')
   if (systemPrompt !== undefined && typeof systemPrompt !== 'string') throw invalid('systemPrompt', 'must be a string')
   const out: ModelContext = { ...context, output: { ...context?.output, format: 'json', schema } }

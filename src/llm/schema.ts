@@ -1,5 +1,4 @@
-import { toJsonSchema as valibotToJsonSchema } from '@valibot/to-json-schema'
-import { invalid } from '../errors.js'
+import { ContextError, invalid } from '../errors.js'
 import { formatPath, toJson, type JsonObject } from '../state/json.js'
 
 /**
@@ -45,6 +44,23 @@ export interface SchemaIssue {
 export const isStandardSchema = (v: unknown): v is StandardSchema =>
   typeof (v as StandardSchema | undefined)?.['~standard']?.validate === 'function'
 
+const isValibot = (v: unknown): boolean => isStandardSchema(v) && v['~standard'].vendor === 'valibot'
+
+let valibotConverter: typeof import('@valibot/to-json-schema').toJsonSchema | undefined
+
+/**
+ * Loads `@valibot/to-json-schema` the first time one of `schemas` is a valibot schema. It is 3.4 KB
+ * gzip, a sixth of the core entry, and an app that passes JSON Schemas (or no schema) never needs
+ * it: loaded on demand, a bundler that splits code puts it in a chunk of its own, fetched only by
+ * the apps that use it. Every async entry of the executor awaits this before `toJsonSchema` runs.
+ */
+export async function loadSchemaConverter(...schemas: unknown[]): Promise<void> {
+  if (!valibotConverter && schemas.some(isValibot)) valibotConverter = (await import('@valibot/to-json-schema')).toJsonSchema
+}
+
+/** Whether `toJsonSchema` can convert `schema` now, without `loadSchemaConverter` (for checks made before the first await). */
+export const canConvertNow = (schema: unknown): boolean => !isValibot(schema) || valibotConverter !== undefined
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
 
@@ -68,8 +84,9 @@ export function toJsonSchema(schema: unknown, path: string): JsonObject {
     const standard = schema['~standard']
     try {
       if (standard.vendor === 'valibot') {
+        if (!valibotConverter) throw new ContextError('invalid_state', `${path}: the valibot converter is not loaded (await loadSchemaConverter first)`, { path })
         // typeMode 'input': stop at the first transform; errorMode 'throw' (the default) refuses what has no JSON Schema.
-        out = valibotToJsonSchema(schema as never, { typeMode: 'input' })
+        out = valibotConverter(schema as never, { typeMode: 'input' })
       } else if (typeof standard.jsonSchema?.input === 'function') {
         out = standard.jsonSchema.input({ target: 'draft-07' })
       } else {

@@ -1,7 +1,10 @@
 import * as v from 'valibot'
-import { describe, expect, expectTypeOf, it } from 'vitest'
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { ValidationError } from '../../src/errors.js'
-import { toJsonSchema, validateSchema, type InferSchemaOutput } from '../../src/llm/schema.js'
+import { loadSchemaConverter, toJsonSchema, validateSchema, type InferSchemaOutput } from '../../src/llm/schema.js'
+
+// The converter loads on demand (see schema-lazy.test.ts); the executor awaits it before converting.
+beforeAll(() => loadSchemaConverter(v.string()))
 
 /** The ValidationError `fn` threw, failing when it did not throw one. */
 function thrown(fn: () => unknown): ValidationError {

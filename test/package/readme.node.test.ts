@@ -1,19 +1,21 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KEY, sse, json, type Loopback } from '../providers/servers/loopback.js'
 import { completion, completionChunks, openaiServer } from '../providers/servers/openai.js'
 
-// The README's examples must stay true: every ```js block runs against the built package, and each
+// The README's examples and the guides' in docs/ must stay true: every ```js block runs against the built package, and each
 // `console.log(...) // expected` line must print what its comment says (text after " — " is a note).
 // Blocks that call a model get OPENAI_BASE_URL pointing at a loopback server speaking the Chat
 // Completions format (the same fake the provider tests use), which answers "Paris" (and, asked for
 // JSON, the city as an object).
 const root = join(import.meta.dirname, '../..')
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!)
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const blocks = pages.flatMap((page) =>
+  [...readFileSync(join(root, page), 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m, i) => [`${page} block ${i + 1}`, m[1]!] as const),
+)
 // Inside the package, so `import 'agentctx'` resolves to this package's own exports (self-reference).
 const dir = join(root, '.readme-blocks')
 const run = promisify(execFile)
@@ -37,15 +39,15 @@ afterAll(async () => {
   await server?.close()
 })
 
-describe('README examples', () => {
+describe('README and docs/ examples', () => {
   it('has examples, and the package is built', () => {
     expect(blocks.length).toBeGreaterThan(0)
     expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: run `npm run build` (npm test does)').toBe(true)
   })
 
-  it.each(blocks.map((code, i) => [i + 1, code]))('block %i runs and prints what its comments say', async (i, code) => {
+  it.each(blocks)('%s runs and prints what its comments say', async (name, code) => {
     mkdirSync(dir, { recursive: true })
-    const file = join(dir, `block-${i}.mjs`)
+    const file = join(dir, `${name.replace(/\W+/g, '-')}.mjs`)
     writeFileSync(file, code as string)
     const env = { ...process.env, OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: KEY }
     const { stdout } = await run(process.execPath, [file], { encoding: 'utf8', timeout: 20_000, env })
