@@ -2,7 +2,8 @@ import { nanoid } from 'nanoid'
 import { checkKey, ContextError, invalid } from './errors.js'
 import { Cache, type CacheSetOptions, type EntityType } from './state/cache.js'
 import { cloneJson, deepFreeze, toJson, type Json, type JsonObject, type Widen } from './state/json.js'
-import { CompletionMessageSchema, type CompletionMessage } from './state/messages.js'
+import type { CompletionMessage } from './state/messages.js'
+import { toCompletionMessages, type MessageInput } from './state/wire.js'
 import { ContextStateSchema, FORMAT_VERSION, parseState, type ContextState, type ParseLimits } from './state/schema.js'
 import { MAX_TURN_ID, toNodeLabel, toTurnMessage, TurnMap, Turns, type NodeLabel, type TurnMessage } from './state/turns.js'
 import { checkOptions, defined, parse, unknownKey } from './state/validate.js'
@@ -345,15 +346,19 @@ export class Context {
     return this.#state.messages.map((m) => cloneJson(m as unknown as JsonObject) as unknown as CompletionMessage)
   }
 
-  /** Appends a message after validating it (role, content, tool calls). */
-  addCompletionMessage(message: CompletionMessage): void {
-    this.#state.messages.push(parse(CompletionMessageSchema, message, 'message'))
+  /**
+   * Appends a message after validating it (role, content, tool calls). Takes our shape, or OpenAI
+   * Chat Completions' or Anthropic Messages' (see `toCompletionMessages`), stored as ours: an
+   * Anthropic user message of tool results appends a message each, all or none.
+   */
+  addCompletionMessage(message: MessageInput): void {
+    this.#state.messages.push(...toCompletionMessages(message, 'message'))
   }
 
-  /** Replaces the whole history, all or nothing: one bad message leaves the old history in place. */
-  setCompletionMessages(messages: CompletionMessage[]): void {
+  /** Replaces the whole history (any shape `addCompletionMessage` takes), all or nothing: one bad message leaves the old history in place. */
+  setCompletionMessages(messages: readonly MessageInput[]): void {
     if (!Array.isArray(messages)) throw invalid('messages', 'must be an array')
-    const next = messages.map((m, i) => parse(CompletionMessageSchema, m, `messages[${i}]`))
+    const next = messages.flatMap((m, i) => toCompletionMessages(m, `messages[${i}]`))
     // The usual call re-sets the history with one more message: the stored prefix stays valid.
     let same = 0
     const old = this.#state.messages

@@ -3,7 +3,7 @@ import { Context } from '../../src/context.js'
 import { ValidationError } from '../../src/errors.js'
 import { CompletionMessageSchema, messageText, type CompletionMessage } from '../../src/state/messages.js'
 import { parse } from '../../src/state/validate.js'
-import { thrown } from '../core/helpers.js'
+import { allKeys, thrown } from '../core/helpers.js'
 
 const check = (m: unknown) => parse(CompletionMessageSchema, m, 'message')
 
@@ -115,5 +115,73 @@ describe('messageText', () => {
     expect(messageText('plain')).toBe('plain')
     expect(messageText([{ type: 'text', text: 'a' }, { type: 'image', url: 'u' }, { type: 'text', text: 'b' }])).toBe('ab')
     expect(messageText([])).toBe('')
+  })
+})
+
+describe('wire shapes through a Context (OpenAI Chat Completions, Anthropic Messages)', () => {
+  const openaiCall = {
+    role: 'assistant',
+    content: null,
+    refusal: null,
+    tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+  } as const
+  const anthropicResults = {
+    role: 'user',
+    content: [
+      { type: 'tool_result', tool_use_id: 'toolu_1', content: '21°C' },
+      { type: 'tool_result', tool_use_id: 'toolu_2', content: [{ type: 'text', text: '12:00' }] },
+      { type: 'text', text: 'Thanks.' },
+    ],
+  } as const
+
+  it('regression: addCompletionMessage takes OpenAI tool_calls and tool_call_id (it refused its own wire shape)', () => {
+    const ctx = new Context()
+    ctx.addCompletionMessage(openaiCall)
+    ctx.addCompletionMessage({ role: 'tool', tool_call_id: 'call_1', content: '{"temp":21}' })
+    expect(ctx.getCompletionMessages()).toEqual([
+      { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: { city: 'Paris' } }] },
+      { role: 'tool', toolCallId: 'call_1', content: '{"temp":21}' },
+    ])
+  })
+
+  it('regression: addCompletionMessage takes Anthropic content blocks; one user message of results becomes a message each', () => {
+    const ctx = new Context()
+    ctx.addCompletionMessage({ role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] })
+    ctx.addCompletionMessage(anthropicResults)
+    expect(ctx.getCompletionMessages()).toEqual([
+      { role: 'assistant', content: [], toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: { city: 'Paris' } }] },
+      { role: 'tool', toolCallId: 'toolu_1', content: '21°C' },
+      { role: 'tool', toolCallId: 'toolu_2', content: [{ type: 'text', text: '12:00' }] },
+      { role: 'user', content: [{ type: 'text', text: 'Thanks.' }] },
+    ])
+  })
+
+  it('addCompletionMessage of several messages is all or nothing: a bad third block appends none', () => {
+    const ctx = new Context()
+    ctx.addCompletionMessage({ role: 'user', content: 'hi' })
+    const bad = { role: 'user', content: [...anthropicResults.content.slice(0, 2), { type: 'document', source: {} }] }
+    const e = thrown(() => ctx.addCompletionMessage(bad as never))
+    expect(e.path).toBe('message.content[2].type')
+    expect(ctx.getCompletionMessages()).toEqual([{ role: 'user', content: 'hi' }])
+  })
+
+  it('setCompletionMessages takes the shapes mixed, and a bad one names its index and the wire field, the history kept', () => {
+    const ctx = new Context()
+    ctx.setCompletionMessages([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Weather?' }, openaiCall])
+    const before = ctx.getCompletionMessages()
+    expect(before).toHaveLength(3)
+    const bad = { ...openaiCall, tool_calls: [{ ...openaiCall.tool_calls[0], function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }
+    const e = thrown(() => ctx.setCompletionMessages([{ role: 'user', content: 'x' }, anthropicResults, bad as never]))
+    expect(e).toBeInstanceOf(ValidationError)
+    expect(e.path).toBe('messages[2].tool_calls[0].function.arguments')
+    expect(ctx.getCompletionMessages()).toEqual(before)
+  })
+
+  it('stores only the normalized shape: no snake_case key in toJSON, and fromJSON gives the same messages', () => {
+    const ctx = new Context()
+    ctx.setCompletionMessages([openaiCall, { role: 'tool', tool_call_id: 'call_1', content: 'r' }, anthropicResults])
+    const json = ctx.toJSON()
+    expect(allKeys((json as { messages: unknown }).messages).filter(([k]) => k.includes('_'))).toEqual([])
+    expect(Context.fromJSON(JSON.stringify(json)).getCompletionMessages()).toEqual(ctx.getCompletionMessages())
   })
 })

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Context } from '../../src/context.js'
+import { Executor } from '../../src/llm/executor.js'
 import type { Provider } from '../../src/llm/types.js'
 import { anthropic } from '../../src/providers/anthropic.js'
 import { gemini } from '../../src/providers/gemini.js'
@@ -116,5 +118,27 @@ describe.each(targets)('a recorded conversation, normalized, is sent by $name as
         anthropicConversation[4],
       ])
     }
+  })
+})
+
+describe.each(targets)('through a Context: setCompletionMessages of a recorded conversation, then generateChatCompletion with $name', (target) => {
+  let server: Loopback
+  beforeAll(async () => {
+    server = await target.serve()
+  })
+  afterAll(() => server.close())
+
+  it.each([
+    ['OpenAI', openaiConversation],
+    ['Anthropic', anthropicConversation],
+  ])('recorded from %s', async (_, conversation) => {
+    const executor = new Executor({ providers: [target.make(server.url)] })
+    const ctx = new Context({ routing: { model: 'test-model', provider: target.name } }, { executor })
+    ctx.setCompletionMessages(conversation as never)
+    server.queue(target.reply)
+    const reply = await ctx.generateChatCompletion()
+    expect(server.problems).toEqual([])
+    expect(reply.text).toBe('ok')
+    expect(ctx.getCompletionMessages()).toEqual([...normalize(conversation), { role: 'assistant', content: 'ok' }])
   })
 })
