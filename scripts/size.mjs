@@ -117,15 +117,17 @@ const COMBINED = [
     // (prune, addInput). A class's methods are not tree-shaken, and a synchronous one (createTask
     // returns its TaskInfo at once) cannot load its code lazily: 10 KB needs one of those dropped or
     // made opt-in (an injected TaskManager, say), a change to the spec's surface. Then ctx.usage
-    // (0.21 KB) and the stream and object members (0.17 KB): 12.4 KB, held at 12.5 KB.
+    // (0.21 KB) and the stream and object members (0.17 KB): 12.4 KB. Then addCompletionMessage taking
+    // OpenAI's and Anthropic's message shapes (state/wire.ts, 0.9 KB, of which 0.65 KB is the
+    // conversion itself: ported code breaks at its first call without it): 13.3 KB, held at 13.5 KB.
     name: "import { Context } from 'agentctx'",
     source: `export { Context } from '${distOf(core)}'`,
-    budget: 12.5 * KB,
+    budget: 13.5 * KB,
   },
   {
     // Issue 9 asks for 20 KB; 26.1 KB reached: Context (12), the store, the agent with its HTTP
     // handler, the openai provider with the kernel (issue 8's defences, 1.4 KB of it) and
-    // eventsource-parser (1.25), idb-keyval; then ctx.usage and the stream members: 26.5 KB, held at 26.75 KB.
+    // eventsource-parser (1.25), idb-keyval; then ctx.usage, the stream members and the wire shapes: 27.4 KB, held at 27.5 KB.
     name: 'in-browser stack (Context, createContextStore, indexedDBStorage, openai, createAgent)',
     source: [
       `export { Context, createContextStore } from '${distOf(core)}'`,
@@ -133,7 +135,7 @@ const COMBINED = [
       `export { openai } from '${dist('agentctx/providers/openai')}'`,
       `export { createAgent } from '${dist('agentctx/agent')}'`,
     ].join('\n'),
-    budget: 26.75 * KB,
+    budget: 27.5 * KB,
   },
   { name: 'core + openai', source: `export * from '${distOf(core)}'\nexport * from '${dist('agentctx/providers/openai')}'` },
   {
