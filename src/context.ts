@@ -559,8 +559,7 @@ export class Context {
    * what `execute` returns). Needs an executor with `streamExecute` (the `Executor` has it).
    */
   streamExecute(request: ExecutionRequest): ChatStream<ExecutionResponse> {
-    const executor = this.#executor()
-    if (typeof executor.streamExecute !== 'function') throw invalid('executor', 'has no streamExecute: use new Executor({ providers })')
+    const executor = this.#executor('streamExecute')
     return executor.streamExecute(this.#modelContext(false), request)
   }
 
@@ -583,8 +582,7 @@ export class Context {
    * ends. Needs an executor with `streamChat` (the `Executor` has it).
    */
   streamChatCompletion(options?: ChatOptions): ChatStream<ChatResult> {
-    const executor = this.#executor()
-    if (typeof executor.streamChat !== 'function') throw invalid('executor', 'has no streamChat: use new Executor({ providers })')
+    const executor = this.#executor('streamChat')
     return executor.streamChat(this.#chatContext(options).context, options)
   }
 
@@ -596,8 +594,7 @@ export class Context {
    * with `object` (the `Executor` has it).
    */
   async generateObject<S>(request: ObjectRequest<S>): Promise<ObjectResult<InferSchemaOutput<S>>> {
-    const executor = this.#executor()
-    if (typeof executor.object !== 'function') throw invalid('executor', 'has no object: use new Executor({ providers })')
+    const executor = this.#executor('object')
     return executor.object(this.#modelContext(request?.task === undefined), request)
   }
 
@@ -607,8 +604,7 @@ export class Context {
    * Needs an executor with `streamObject` (the `Executor` has it).
    */
   streamObject<S>(request: ObjectRequest<S>): ObjectStream<InferSchemaOutput<S>> {
-    const executor = this.#executor()
-    if (typeof executor.streamObject !== 'function') throw invalid('executor', 'has no streamObject: use new Executor({ providers })')
+    const executor = this.#executor('streamObject')
     return executor.streamObject(this.#modelContext(request?.task === undefined), request)
   }
 
@@ -654,12 +650,14 @@ export class Context {
     return checkExecutor(this.#runtime.executor, 'runtime.executor') ?? getDefaultExecutor()
   }
 
-  #executor(): ExecutorLike {
+  /** The executor, which must have `method` when one is named (an `ExecutorLike` of one's own may lack the optional ones). */
+  #executor<M extends keyof ExecutorLike = never>(method?: M): ExecutorLike & Required<Pick<ExecutorLike, M>> {
     const executor = this.#findExecutor()
     if (!executor) {
       throw invalid('executor', 'none: pass one in the runtime (new Context(config, { executor: new Executor({ providers: [openai()] }) })) or call setDefaultExecutor(...) once')
     }
-    return executor
+    if (method && typeof executor[method] !== 'function') throw invalid('executor', `has no ${method}: use new Executor({ providers })`)
+    return executor as ExecutorLike & Required<Pick<ExecutorLike, M>>
   }
 
   get #counter(): TokenCounter {

@@ -107,6 +107,20 @@ export { OutputError } from './output.js'
 const parametersOf = (tools: unknown): unknown[] =>
   tools && typeof tools === 'object' ? Object.values(tools).map((t) => (t as { parameters?: unknown } | null)?.parameters) : []
 
+/**
+ * `messageTokens` counted once per message for one call: `#call` fits the history before routing
+ * and again for each model of the fallback chain, and a tool loop fits the growing history at every
+ * step, each time over the same message objects.
+ */
+function countOnce(counter: TokenCounter): (message: CompletionMessage) => number {
+  const counted = new WeakMap<CompletionMessage, number>()
+  return (m) => {
+    let n = counted.get(m)
+    if (n === undefined) counted.set(m, (n = messageTokens(m, counter)))
+    return n
+  }
+}
+
 /** Options of `new Executor()`; the hooks (`onRequest`, `onFinish`, `onError`) see every provider call, fallbacks and tool-loop steps included, and never a key. */
 export interface ExecutorOptions extends ExecutorHooks {
   /** The providers to call, by their `name`: `[openai(), anthropic()]`. */
@@ -216,6 +230,7 @@ export class Executor {
       toolChoice: request.toolChoice,
     }
     const reserve = tools ? count(JSON.stringify(tools.definitions)) : 0
+    const countMessage = countOnce(count)
     const { last, steps, usage, cost } = await runSteps(
       messages,
       context,
@@ -224,7 +239,7 @@ export class Executor {
       // results too and fit the model's window only: constraints.maxTokens bounded the inputs.
       (n, msgs, ctx, call) =>
         n
-          ? this.#call(ctx, { ...request, ...call }, 0, body, { messages: [...msgs], count: (m) => messageTokens(m, count), reserve, maxTokens: undefined })
+          ? this.#call(ctx, { ...request, ...call }, 0, body, { messages: [...msgs], count: countMessage, reserve, maxTokens: undefined })
           : this.#call(ctx, { ...request, ...call }, fixed + inputTokens + reserve, { ...body, messages: [...msgs] }),
       sink,
     )
@@ -285,7 +300,7 @@ export class Executor {
     if (!history.length) throw invalid('messages', 'the completion history is empty: add a message first')
     const tools = toolSet(options.tools)
     const definitions = tools?.definitions
-    const count = (m: CompletionMessage) => messageTokens(m, this.tokenCounter)
+    const count = countOnce(this.tokenCounter)
     // Tool definitions go beside the messages, as JSON: their tokens come off the history's budget.
     const reserve = definitions?.length ? this.tokenCounter(JSON.stringify(definitions)) : 0
     // output.format json (or a schema): the provider's JSON mode, parsed and validated as in execute.
