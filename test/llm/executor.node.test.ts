@@ -1,9 +1,9 @@
 import * as v from 'valibot'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { Context } from '../../src/context.js'
 import { ConstraintError } from '../../src/errors.js'
 import { setDefaultExecutor } from '../../src/llm/default.js'
-import { Executor, OutputError } from '../../src/llm/executor.js'
+import { OutputError } from '../../src/llm/executor.js'
 import { FORMAT_INSTRUCTIONS } from '../../src/llm/format.js'
 import { messageTokens } from '../../src/llm/fit.js'
 import type { CompletionMessage } from '../../src/state/messages.js'
@@ -19,6 +19,7 @@ import { anthropicError, anthropicServer, message, messageEvents } from '../prov
 import { generateChunks, generateResponse, geminiError, geminiServer } from '../providers/servers/gemini.js'
 import { hang, json, KEY, sse, type Loopback, type Seen, type Step } from '../providers/servers/loopback.js'
 import { completion, completionChunks, openaiError, openaiServer } from '../providers/servers/openai.js'
+import { serveWires } from '../providers/servers/per-wire.js'
 
 /**
  * `ctx.execute` and `ctx.generateChatCompletion` end to end: real `fetch` over loopback HTTP to the
@@ -108,28 +109,12 @@ const wires: Wire[] = [
   },
 ]
 
-const servers: Record<string, Loopback> = {}
-let executor: Executor
-
-beforeAll(async () => {
-  for (const w of wires) servers[w.name] = await w.serve()
-  executor = new Executor({ providers: wires.map((w) => w.make(servers[w.name]!)) })
-})
-afterAll(async () => {
-  for (const s of Object.values(servers)) await s.close()
-})
-afterEach(() => {
-  for (const s of Object.values(servers)) {
-    // Every request of every test must follow the provider's documented format.
-    expect(s.problems).toEqual([])
-    s.seen.length = 0
-    s.problems.length = 0
-  }
-  setDefaultExecutor(undefined)
-})
+const wired = serveWires(wires, (w, server) => w.make(server))
+const servers = wired.servers
+afterEach(() => setDefaultExecutor(undefined))
 
 const ctxFor = (w: Wire, config: ConstructorParameters<typeof Context>[0] = {}, variables?: Record<string, string>) =>
-  new Context({ routing: { model: w.model }, ...config }, { executor, variables })
+  new Context({ routing: { model: w.model }, ...config }, { executor: wired.executor, variables })
 
 /** What `fn` rejected with, checked for leaked keys. */
 async function rejected(fn: () => Promise<unknown>): Promise<any> {
@@ -345,7 +330,7 @@ describe('fallbacks over HTTP', () => {
     servers.openai!.queue(rate, rate, rate)
     servers.anthropic!.queue(an.error(400, 'prompt is too long: 208310 tokens > 200000 maximum'))
     servers.gemini!.queue(ge.text('from gemini', [3, 2]))
-    const r = await new Context({ routing }, { executor }).execute({ task: 'x' })
+    const r = await new Context({ routing }, { executor: wired.executor }).execute({ task: 'x' })
     expect(r).toMatchObject({ result: 'from gemini', modelUsed: ge.model, providerUsed: 'gemini' })
     // 1 try + maxRetries (2) on OpenAI, then one request to each fallback.
     expect([servers.openai!.seen.length, servers.anthropic!.seen.length, servers.gemini!.seen.length]).toEqual([3, 1, 1])
@@ -353,7 +338,7 @@ describe('fallbacks over HTTP', () => {
 
   it('not on another 400: its error is thrown and no fallback is asked', async () => {
     servers.openai!.queue(oa.error(400, "Invalid value for 'temperature'"))
-    const e = await rejected(() => new Context({ routing }, { executor }).execute({ task: 'x' }))
+    const e = await rejected(() => new Context({ routing }, { executor: wired.executor }).execute({ task: 'x' }))
     expect(e).toBeInstanceOf(ProviderError)
     expect(e.status).toBe(400)
     expect(servers.anthropic!.seen).toHaveLength(0)
@@ -362,14 +347,14 @@ describe('fallbacks over HTTP', () => {
 
   it('a 500 on every model: the last error', async () => {
     for (const w of wires) servers[w.name]!.queue(...Array.from({ length: 3 }, () => w.error(500, 'boom')))
-    const e = await rejected(() => new Context({ routing }, { executor }).execute({ task: 'x' }))
+    const e = await rejected(() => new Context({ routing }, { executor: wired.executor }).execute({ task: 'x' }))
     expect(e).toMatchObject({ provider: 'gemini', status: 500 })
   })
 })
 
 describe('executor lookup over HTTP', () => {
   it('setDefaultExecutor serves contexts created without one, and contexts read by fromJSON', async () => {
-    setDefaultExecutor(executor)
+    setDefaultExecutor(wired.executor)
     servers.openai!.queue(json(completion({ content: 'default' })), json(completion({ content: 'restored' })))
     const ctx = new Context({ routing: { model: 'gpt-4o-mini' } })
     expect((await ctx.execute({ task: 'x' })).result).toBe('default')

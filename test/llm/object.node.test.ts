@@ -1,15 +1,16 @@
 import * as v from 'valibot'
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import { AbortedError } from '../../src/abort.js'
 import { Context } from '../../src/context.js'
-import { Executor, OutputError } from '../../src/llm/executor.js'
+import { OutputError } from '../../src/llm/executor.js'
 import type { DeepPartial } from '../../src/llm/partial.js'
 import { expectNoKey } from '../providers/suite.js'
 import { message } from '../providers/servers/anthropic.js'
 import { generateResponse } from '../providers/servers/gemini.js'
-import { json, sse, type Loopback, type Seen, type Step } from '../providers/servers/loopback.js'
+import { json, sse, type Seen, type Step } from '../providers/servers/loopback.js'
 import { completion } from '../providers/servers/openai.js'
 import { MODEL, wires } from '../providers/wires.js'
+import { serveWires } from '../providers/servers/per-wire.js'
 
 /**
  * `ctx.generateObject`, `ctx.streamObject` and the chat path's JSON output end to end: real `fetch`
@@ -50,24 +51,8 @@ const asked: Record<string, (s: Seen) => unknown> = {
   gemini: (s) => s.body.generationConfig,
 }
 
-const servers: Record<string, Loopback> = {}
-let executor: Executor
-
-beforeAll(async () => {
-  for (const w of wires) servers[w.name] = await w.serve()
-  executor = new Executor({ providers: wires.map((w) => w.make(servers[w.name]!.url)) })
-})
-afterAll(async () => {
-  for (const s of Object.values(servers)) await s.close()
-})
-afterEach(() => {
-  for (const s of Object.values(servers)) {
-    // Every request of every test must follow the provider's documented format.
-    expect(s.problems).toEqual([])
-    s.seen.length = 0
-    s.problems.length = 0
-  }
-})
+const wired = serveWires(wires, (w, server) => w.make(server.url))
+const servers = wired.servers
 
 /** `sse`, one frame every `ms` milliseconds. */
 const paced =
@@ -93,7 +78,7 @@ async function rejected(fn: () => Promise<unknown>): Promise<any> {
 
 describe.each(wires)('objects over $name', (w) => {
   const server = () => servers[w.name]!
-  const ctxFor = (config: ConstructorParameters<typeof Context>[0] = {}) => new Context({ routing: { model: MODEL, provider: w.name }, ...config }, { executor })
+  const ctxFor = (config: ConstructorParameters<typeof Context>[0] = {}) => new Context({ routing: { model: MODEL, provider: w.name }, ...config }, { executor: wired.executor })
 
   it('generateObject: the object typed from the valibot schema; the schema sent as JSON Schema, the provider\'s way', async () => {
     server().queue(whole[w.name]!(JSON.stringify(SOUP)))

@@ -2,10 +2,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import * as v from 'valibot'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { AbortedError } from '../../src/abort.js'
 import { Context } from '../../src/context.js'
-import { Executor } from '../../src/llm/executor.js'
 import type { StreamPart } from '../../src/llm/stream.js'
 import { tool } from '../../src/llm/tools.js'
 import type { Provider } from '../../src/llm/types.js'
@@ -18,6 +17,7 @@ import { data, hang, json, KEY, sse, type Loopback, type Seen, type Step } from 
 import { completion, completionChunks, openaiServer } from '../providers/servers/openai.js'
 import { anthropicServer } from '../providers/servers/anthropic.js'
 import { geminiServer } from '../providers/servers/gemini.js'
+import { serveWires } from '../providers/servers/per-wire.js'
 
 /**
  * Streams and tool loops end to end: real fetch over loopback HTTP to the three providers' fake
@@ -74,26 +74,11 @@ const wires: Wire[] = [
   },
 ]
 
-const servers: Record<string, Loopback> = {}
-let executor: Executor
-
-beforeAll(async () => {
-  for (const w of wires) servers[w.name] = await w.serve()
-  executor = new Executor({ providers: wires.map((w) => w.make(servers[w.name]!)) })
-})
-afterAll(async () => {
-  for (const s of Object.values(servers)) await s.close()
-})
-afterEach(() => {
-  for (const s of Object.values(servers)) {
-    expect(s.problems).toEqual([])
-    s.seen.length = 0
-    s.problems.length = 0
-  }
-})
+const wired = serveWires(wires, (w, server) => w.make(server))
+const servers = wired.servers
 
 const ctxFor = (w: Wire) => {
-  const ctx = new Context({ routing: { model: w.model } }, { executor })
+  const ctx = new Context({ routing: { model: w.model } }, { executor: wired.executor })
   ctx.addCompletionMessage({ role: 'user', content: 'Weather in Paris and Rome?' })
   return ctx
 }
