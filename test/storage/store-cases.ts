@@ -17,6 +17,32 @@ import { memoryStorage } from '../../src/storage/memory.js'
 import { addTurns, canon, counting, gated, message, ok, rejects, runtime, same, sample, type BackendWrite } from './store-helpers.js'
 
 /** How a runner provides adapters to the cases. */
+
+/** Saves to cut short, each from a base context (saved first unless `saved` is false) and a change. */
+const SAVE_SCENARIOS: { name: string; base(id: string): Context; saved: boolean; change(ctx: Context): void }[] = [
+  { name: 'first save', base: (id) => sample(id, 3, 40), saved: false, change: () => {} },
+  {
+    name: 'two turns and a full chunk',
+    base: (id) => sample(id, 40, 60),
+    saved: true,
+    change: (ctx) => {
+      addTurns(ctx, 2, 'new')
+      for (let i = 60; i < 70; i++) ctx.addCompletionMessage(message(i))
+    },
+  },
+  {
+    name: 'history rewritten',
+    base: (id) => sample(id, 20, 100),
+    saved: true,
+    change: (ctx) => {
+      const m = ctx.getCompletionMessages()
+      m[0] = message(0, ' (edited)')
+      ctx.setCompletionMessages(m)
+      addTurns(ctx, 1, 'new')
+    },
+  },
+]
+
 export interface StoreHarness {
   /** A fresh adapter over an empty backend. */
   make(): Promise<StorageAdapter>
@@ -445,29 +471,7 @@ export const storeCases: StoreCase[] = [
     name: 'a save that fails at any write leaves the previous or the new version, never a mix; the context saves again',
     async run(h) {
       const a = await h.make()
-      const scenarios: { name: string; base(id: string): Context; saved: boolean; change(ctx: Context): void }[] = [
-        { name: 'first save', base: (id) => sample(id, 3, 40), saved: false, change: () => {} },
-        {
-          name: 'two turns and a full chunk',
-          base: (id) => sample(id, 40, 60),
-          saved: true,
-          change: (ctx) => {
-            addTurns(ctx, 2, 'new')
-            for (let i = 60; i < 70; i++) ctx.addCompletionMessage(message(i))
-          },
-        },
-        {
-          name: 'history rewritten',
-          base: (id) => sample(id, 20, 100),
-          saved: true,
-          change: (ctx) => {
-            const m = ctx.getCompletionMessages()
-            m[0] = message(0, ' (edited)')
-            ctx.setCompletionMessages(m)
-            addTurns(ctx, 1, 'new')
-          },
-        },
-      ]
+      const scenarios = SAVE_SCENARIOS
       for (const [i, sc] of scenarios.entries()) {
         // How many records this save writes (deletes included), from a run without failure.
         const dry = faulty(a)
@@ -511,29 +515,7 @@ export const storeCases: StoreCase[] = [
     name: 'a save cut after any prefix of the writes its backend received loads as the old or the new version: records first, the header last (issue 8)',
     async run(h) {
       if (!h.recorded) return 'this runner cannot see the writes the backend receives'
-      const scenarios: { name: string; base(id: string): Context; saved: boolean; change(ctx: Context): void }[] = [
-        { name: 'first save', base: (id) => sample(id, 3, 40), saved: false, change: () => {} },
-        {
-          name: 'two turns and a full chunk',
-          base: (id) => sample(id, 40, 60),
-          saved: true,
-          change: (ctx) => {
-            addTurns(ctx, 2, 'new')
-            for (let i = 60; i < 70; i++) ctx.addCompletionMessage(message(i))
-          },
-        },
-        {
-          name: 'history rewritten',
-          base: (id) => sample(id, 20, 100),
-          saved: true,
-          change: (ctx) => {
-            const m = ctx.getCompletionMessages()
-            m[0] = message(0, ' (edited)')
-            ctx.setCompletionMessages(m)
-            addTurns(ctx, 1, 'new')
-          },
-        },
-      ]
+      const scenarios = SAVE_SCENARIOS
       for (const sc of scenarios) {
         const { adapter, log } = await h.recorded()
         const s = storeOn(adapter)
