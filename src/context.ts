@@ -21,9 +21,9 @@ import { countInputTokens, estimateTokens } from './llm/tokens.js'
 import { RoutingSchema } from './state/schema.js'
 import type { TurnRecord } from './state/turns.js'
 import { TaskManager, type TaskHandler, type TaskInfo, type TaskOptions } from './tasks/tasks.js'
-import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
-import type { StopConditions, TestDefinition } from './testing/tests.js'
-import { Testing, type TestingState } from './testing/testing.js'
+import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
+import type { StopConditions, TestDefinition } from './experiments/session/tests.js'
+import { Testing, type TestingState } from './experiments/session/testing.js'
 
 // Where they were declared before issue 9; they live with the model-call types now.
 export type { Constraints, Output, Routing }

@@ -16,9 +16,9 @@ export { FORMAT_VERSION } from './state/schema.js'
 export type { ContextState, ParseLimits, RoutingState } from './state/schema.js'
 export { getLastIndex, TurnMap } from './state/turns.js'
 export type { NodeLabel, TurnMessage, TurnRecord } from './state/turns.js'
-export { Testing } from './testing/testing.js'
-export type { OutcomeDefinition, OutcomeType, OutcomeValue } from './testing/outcomes.js'
-export type { StopConditions, TestDefinition } from './testing/tests.js'
+export { Testing } from './experiments/session/testing.js'
+export type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
+export type { StopConditions, TestDefinition } from './experiments/session/tests.js'
 export type { ChatRequest, ChatResponse, Constraints, ContextInput, FinishReason, ModelContext, Output, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './llm/types.js'
 
 // LLM: tokens, pruning, routing, execution

@@ -4,7 +4,7 @@ import { Context, type ContextRuntime } from '../../src/context.js'
 import { ContextError } from '../../src/errors.js'
 import type { CompletionMessage } from '../../src/state/messages.js'
 import type { TurnMessage } from '../../src/state/turns.js'
-import type { OutcomeType } from '../../src/testing/outcomes.js'
+import type { OutcomeType } from '../../src/experiments/session/outcomes.js'
 
 // 250 runs keep the whole file near a second per runtime (0.5 s in Node, 0.4 s in Chromium here).
 const RUNS = 250

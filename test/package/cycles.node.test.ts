@@ -10,11 +10,11 @@ describe('no import cycle in src/ (DESIGN.md § Layers: imports point down only)
     expect(cycles.map((c) => c.join(' → '))).toEqual([])
   })
 
-  it('llm/ and providers/ import nothing from context.ts, storage/, agent/ or testing/', () => {
+  it('llm/ and providers/ import nothing from context.ts, storage/, agent/, experiments/ or tasks/', () => {
     const graph = importGraph(readSources(root, 'src'))
     for (const [file, targets] of graph) {
       if (!/^src\/(llm|providers)\//.test(file)) continue
-      for (const t of targets) expect(`${file} → ${t}`).not.toMatch(/→ src\/(context\.ts|storage\/|agent\/|testing\/|tasks\/)/)
+      for (const t of targets) expect(`${file} → ${t}`).not.toMatch(/→ src\/(context\.ts|storage\/|agent\/|experiments\/|tasks\/)/)
     }
   })
 })

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
-import { checkKey, ContextError } from '../errors.js'
-import { int, parse, range, record } from '../state/validate.js'
+import { checkKey, ContextError } from '../../errors.js'
+import { int, parse, range, record } from '../../state/validate.js'
 
 /**
  * When a test concludes (checked across sessions by `agentctx/experiments`): after `maxIterations`

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
-import { checkKey } from '../errors.js'
-import { JsonValue, parse } from '../state/validate.js'
+import { checkKey } from '../../errors.js'
+import { JsonValue, parse } from '../../state/validate.js'
 
 /** Defaults per outcome type, as the voice-agent platform lists them (docs/reference.md#voice-add-outcome). */
 const DEFAULTS = { boolean: false, integer: 0, float: 0, string: '' } as const

@@ -1,5 +1,5 @@
-import { checkKey, invalid } from '../errors.js'
-import { cloneJson, toJson, type Json, type Widen } from '../state/json.js'
+import { checkKey, invalid } from '../../errors.js'
+import { cloneJson, toJson, type Json, type Widen } from '../../state/json.js'
 import { fitsType, newOutcome, outcomeDefault, type OutcomeDefinition, type OutcomeRecord, type OutcomeType, type OutcomeValue } from './outcomes.js'
 import { secureRandom } from './random.js'
 import { newTest, notFound, type StopConditions, type TestDefinition, type TestRecord } from './tests.js'

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { Context } from '../../src/context.js'
-import { ValidationError } from '../../src/errors.js'
-import type { OutcomeType } from '../../src/testing/outcomes.js'
-import { secureRandom } from '../../src/testing/random.js'
-import { Testing } from '../../src/testing/testing.js'
-import { drawOption, type StopConditions } from '../../src/testing/tests.js'
-import { thrown } from '../core/helpers.js'
+import { Context } from '../../../src/context.js'
+import { ValidationError } from '../../../src/errors.js'
+import type { OutcomeType } from '../../../src/experiments/session/outcomes.js'
+import { secureRandom } from '../../../src/experiments/session/random.js'
+import { Testing } from '../../../src/experiments/session/testing.js'
+import { drawOption, type StopConditions } from '../../../src/experiments/session/tests.js'
+import { thrown } from '../../core/helpers.js'
 
 /** A context whose A/B draws read `values` in turn, and a count of the draws made. */
 function seeded(...values: number[]): { ctx: Context; draws: () => number } {
