@@ -22,7 +22,7 @@ import { RoutingSchema } from './state/schema.js'
 import type { TurnRecord } from './state/turns.js'
 import { TaskManager, type TaskHandler, type TaskInfo, type TaskOptions } from './tasks/tasks.js'
 import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
-import type { StopConditions, TestDefinition } from './experiments/session/tests.js'
+import type { StopConditions, TestDefinition, TestOptions } from './experiments/session/tests.js'
 import { Testing, type TestingState } from './experiments/session/testing.js'
 
 // Where they were declared before issue 9; they live with the model-call types now.
@@ -43,6 +43,12 @@ export interface ContextConfig {
   environment?: string
   /** A nanoid when absent. */
   sessionId?: string
+  /**
+   * What A/B tests hash to assign an option (`addTest`), for example a user id, so that one user gets
+   * the same option in every session with nothing stored; the session id when absent. Stored with
+   * the context (at most 512 characters).
+   */
+  assignmentKey?: string
   functionId?: string
   /** Environment and organization variables (API keys among them): runtime only, never serialized. */
   variables?: Record<string, string>
@@ -56,8 +62,6 @@ export interface ContextRuntime {
   variables?: Record<string, string>
   /** Clock in epoch ms, for cache expiry. Default `Date.now`. */
   now?: () => number
-  /** Uniform [0, 1) source for A/B draws. Default: `crypto.getRandomValues`. */
-  random?: () => number
   /** Limits applied by `fromJSON` to untrusted input. */
   limits?: ParseLimits
   /** Runs `execute` and `generateChatCompletion`; default: the one given to `setDefaultExecutor`. */
@@ -111,7 +115,7 @@ export interface FrameworkData {
 }
 
 /** The keys `new Context(config)` knows; any other is refused, so `session_id` or `contextID` is not silently ignored. */
-const CONFIG_KEYS = 'intent category constraints routing output metadata parentId contextId agentId environment sessionId functionId variables data'.split(' ')
+const CONFIG_KEYS = 'intent category constraints routing output metadata parentId contextId agentId environment sessionId assignmentKey functionId variables data'.split(' ')
 
 /** A Standard Schema object. Some libraries' schemas are functions (ArkType's types are callable), so not only objects. */
 const isStandardSchema = (value: unknown): boolean => (value as { '~standard'?: unknown } | undefined)?.['~standard'] != null
@@ -219,7 +223,7 @@ export class Context {
     this.#turns.load(turns)
     this.#turns.currentTurnId = currentTurnId
     this.#cache = new Cache(cache, this.#runtime.now)
-    this.#testing = new Testing(testing as TestingState, this.#runtime.random)
+    this.#testing = new Testing(testing as TestingState, rest.assignmentKey ?? rest.sessionId)
     this.#frameworkData = { serviceStates: {}, currentNode: frameworkData.currentNode, stats: frameworkData.stats, slots: frameworkData.slots }
     this.#dataView = undefined
   }
@@ -276,6 +280,10 @@ export class Context {
   }
   get sessionId(): string {
     return this.#state.sessionId
+  }
+  /** The key A/B assignment hashes, as given (`config.assignmentKey`); when `undefined`, the session id is hashed. */
+  get assignmentKey(): string | undefined {
+    return this.#state.assignmentKey
   }
   get functionId(): string | undefined {
     return this.#state.functionId
@@ -679,7 +687,7 @@ export class Context {
     const s = this.#state
     const child = new Context(
       {
-        ...defined({ intent: s.intent, category: s.category, agentId: s.agentId, environment: s.environment, functionId: s.functionId }),
+        ...defined({ intent: s.intent, category: s.category, agentId: s.agentId, environment: s.environment, functionId: s.functionId, assignmentKey: s.assignmentKey }),
         sessionId: s.sessionId,
         variables: this.#variables,
         ...rest,
@@ -717,7 +725,7 @@ export class Context {
     }
     const merged = new Context(
       {
-        ...defined({ intent: b.intent ?? a.intent, category: b.category ?? a.category, agentId: a.agentId, environment: a.environment, functionId: a.functionId }),
+        ...defined({ intent: b.intent ?? a.intent, category: b.category ?? a.category, agentId: a.agentId, environment: a.environment, functionId: a.functionId, assignmentKey: a.assignmentKey }),
         sessionId: a.sessionId,
         constraints,
         routing: overlayRouting(a.routing, b.routing),
@@ -809,8 +817,8 @@ export class Context {
   get testing(): Testing {
     return this.#testing
   }
-  /** Adds an A/B test and returns this session's value (the same on every call). */
-  addTest(name: string, options: Record<string, number>, description?: string, stop?: StopConditions): string {
+  /** Adds an A/B test and returns this session's value (the same on every call; hashed on `assignmentKey ?? sessionId`). */
+  addTest(name: string, options: TestOptions, description?: string, stop?: StopConditions): string {
     return this.#testing.addTest(name, options, description, stop)
   }
   /** This session's value of a test. */

@@ -18,7 +18,8 @@ export { getLastIndex, TurnMap } from './state/turns.js'
 export type { NodeLabel, TurnMessage, TurnRecord } from './state/turns.js'
 export { Testing } from './experiments/session/testing.js'
 export type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
-export type { StopConditions, TestDefinition } from './experiments/session/tests.js'
+export type { StopConditions, TestDefinition, TestOptions } from './experiments/session/tests.js'
+export type { Exposure } from './experiments/session/testing.js'
 export type { ChatRequest, ChatResponse, Constraints, ContextInput, FinishReason, ModelContext, Output, Provider, Routing, TokenCounter, ToolDefinition, Usage } from './llm/types.js'
 
 // LLM: tokens, pruning, routing, execution

@@ -59,6 +59,7 @@ const contextStateSchema = v.strictObject({
   version: v.literal(FORMAT_VERSION),
   id: Id,
   sessionId: Id,
+  assignmentKey: v.optional(Id),
   agentId: v.optional(v.string()),
   environment: v.optional(v.string()),
   functionId: v.optional(v.string()),
@@ -106,6 +107,8 @@ export type ContextState = {
   version: typeof FORMAT_VERSION
   id: string
   sessionId: string
+  /** What A/B assignment hashes (a user id), when it is not the session id. Optional: states written before issue 10 load without it. */
+  assignmentKey?: string
   agentId?: string
   environment?: string
   functionId?: string

@@ -582,7 +582,8 @@ describe("the voice-agent document's examples, in TypeScript", () => {
   })
 
   it('A/B test: the greeting is drawn once and stays for the session', () => {
-    const context = new Context({}, { random: () => 0.65 })
+    // The key "g" hashes to bucket 0.7267 of greeting_style: the second option's range, [0.5, 0.8).
+    const context = new Context({ assignmentKey: 'g' })
     const greeting = context.addTest('greeting_style', {
       'Hello! How can I help you today?': 0.5,
       'Hi there! What can I do for you?': 0.3,
@@ -593,7 +594,7 @@ describe("the voice-agent document's examples, in TypeScript", () => {
   })
 
   it('A/B test with stop conditions (snake_case keys in camelCase)', () => {
-    const context = new Context({}, { random: () => 0.1 })
+    const context = new Context({ assignmentKey: 'b' }) // bucket 0.488 of upsell_approach: direct's [0, 0.5)
     const stop = { maxIterations: 1000, maxConfidence: 95, targetOutcome: 'conversion_rate', default: 'direct', stopOn: 2 as const, notify: ['analytics@company.com'] }
     expect(context.addTest('upsell_approach', { direct: 0.5, subtle: 0.5 }, '', stop)).toBe('direct')
     expect(context.toJSON().testing.tests.upsell_approach!.stop).toEqual(stop)

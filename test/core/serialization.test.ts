@@ -29,7 +29,7 @@ function rich(): Context {
       variables: { OPENAI_API_KEY: 'sk-never-serialized' },
       data: { user_name: 'John', order_items: ['coffee'] },
     },
-    { now: () => now, random: () => 0.3 },
+    { now: () => now },
   )
   ctx.addRequest({ text: 'hi', user_locale: 'en_US' })
   ctx.addLabel({ flow: 'main_flow', node: 'greet_node' })
@@ -162,7 +162,7 @@ describe('fromJSON', () => {
   })
 
   it('restores turns, cache, messages and testing so they keep working', () => {
-    const back = Context.fromJSON(JSON.stringify(rich()), { now: () => T0 + 59_999, random: () => 0.99 })
+    const back = Context.fromJSON(JSON.stringify(rich()), { now: () => T0 + 59_999 })
     expect(back.currentTurnId).toBe(2)
     expect(back.labels.get(0)).toEqual({ flow: 'greeting_flow', node: 'start_node' })
     expect(back.lastLabel).toEqual({ flow: 'main_flow', node: 'greet_node' })
@@ -224,7 +224,7 @@ describe('fromJSON of malformed or hostile input', () => {
     ['an outcome value of the wrong type', edit((s) => (s.testing.outcomes.message_count.value = 1.5)), 'testing.outcomes.message_count'],
     ['an unknown outcome type', edit((s) => (s.testing.outcomes.message_count.type = 'counter')), 'testing.outcomes.message_count.type'],
     ['a drawn value that is not an option', edit((s) => (s.testing.tests.greeting_style.value = 'nope')), 'testing.tests.greeting_style'],
-    ['a negative weight', edit((s) => (s.testing.tests.greeting_style.options.hi_friend = -1)), 'testing.tests.greeting_style.options.hi_friend'],
+    ['a negative weight', edit((s) => (s.testing.tests.greeting_style.options[1][1] = -1)), 'testing.tests.greeting_style.options[1][1]'],
     ['constraints out of range', edit((s) => (s.constraints.maxTokens = 0)), 'constraints.maxTokens'],
     ['serviceStates, which are never serialized', edit((s) => (s.frameworkData.serviceStates = {})), 'frameworkData.serviceStates'],
     ['an input relevance over 1', edit((s) => (s.inputs = [{ data: 'x', relevance: 2, tokens: 1 }])), 'inputs[0].relevance'],

@@ -1,8 +1,8 @@
+import { nanoid } from 'nanoid'
 import { checkKey, invalid } from '../../errors.js'
 import { cloneJson, toJson, type Json, type Widen } from '../../state/json.js'
 import { fitsType, newOutcome, outcomeDefault, type OutcomeDefinition, type OutcomeRecord, type OutcomeType, type OutcomeValue } from './outcomes.js'
-import { secureRandom } from './random.js'
-import { newTest, notFound, type StopConditions, type TestDefinition, type TestRecord } from './tests.js'
+import { newTest, notFound, testOptions, type StopConditions, type TestDefinition, type TestOptions, type TestRecord } from './tests.js'
 
 /** The testing state as serialized. */
 export interface TestingState {
@@ -11,8 +11,20 @@ export interface TestingState {
   metadata: Record<string, Json>
 }
 
+/** One test of the session as `agentctx/experiments` records it (`Testing#exposures`). */
+export interface Exposure {
+  test: string
+  /** The value this session got. */
+  value: string
+  /** The options in order, weights as given. */
+  options: { value: string; weight: number }[]
+  stop: StopConditions
+  /** The value came from a conclusion (`applyConclusions`), not from the hash: not randomized. */
+  concluded: boolean
+}
+
 /**
- * The testing and outcomes manager (`ctx.testing`): A/B tests drawn once per session, outcomes
+ * The testing and outcomes manager (`ctx.testing`): A/B tests assigned once per session, outcomes
  * tracked for analysis, and free-form testing metadata. Every `ctx.addTest`, `ctx.setOutcome`, …
  * delegates here.
  */
@@ -20,28 +32,36 @@ export class Testing {
   readonly #tests: Map<string, TestRecord>
   readonly #outcomes: Map<string, OutcomeRecord>
   readonly #metadata: Map<string, Json>
-  readonly #random: () => number
+  readonly #key: string
+  #conclusions = new Map<string, string>()
 
-  constructor(state?: TestingState, random: () => number = secureRandom) {
+  /**
+   * `assignmentKey` is what the assignment hashes (a `Context` passes its `assignmentKey ??
+   * sessionId`); without it, a random key per `Testing`, so each instance is one random session.
+   */
+  constructor(state?: TestingState, assignmentKey: string = nanoid()) {
     this.#tests = new Map(Object.entries(state?.tests ?? {}))
     this.#outcomes = new Map(Object.entries(state?.outcomes ?? {}))
     this.#metadata = new Map(Object.entries(state?.metadata ?? {}))
-    this.#random = random
+    this.#key = assignmentKey
   }
 
   /**
-   * Adds a test and returns the value this session drew for it, in proportion to the weights. A test
-   * already added keeps its value: calling `addTest` on every event is safe and consistent.
+   * Adds a test and returns this session's value for it: the option whose weighted range holds the
+   * bucket of the assignment key in this test (GrowthBook's hash v2), so the same key gets the same
+   * option in every session, and keys split in proportion to the weights. A concluded test (see
+   * `applyConclusions`) gives its concluded value instead. A test already added keeps its value
+   * (across turns, save and load): calling `addTest` on every event is safe and consistent.
    */
-  addTest(name: string, options: Record<string, number>, description = '', stop: StopConditions = {}): string {
+  addTest(name: string, options: TestOptions, description = '', stop: StopConditions = {}): string {
     const existing = this.#tests.get(name)
     if (existing) return existing.value
-    const record = newTest(name, options, description, stop, this.#random)
+    const record = this.#newTest(name, options, description, stop)
     this.#tests.set(name, record)
     return record.value
   }
 
-  /** Adds several tests, all or none: one bad definition adds nothing. Returns the drawn values by name. */
+  /** Adds several tests, all or none: one bad definition adds nothing. Returns the values by name. */
   addTests(tests: TestDefinition[]): Record<string, string> {
     if (!Array.isArray(tests)) throw invalid('tests', 'must be an array')
     const drawn = new Map<string, TestRecord>()
@@ -49,13 +69,48 @@ export class Testing {
       const name = t?.name
       if (this.#tests.has(name) || drawn.has(name)) continue
       // `t?.`: a null entry is a ValidationError naming `name`, not a TypeError.
-      drawn.set(name, newTest(name, t?.options, t?.description ?? '', t?.stop ?? {}, this.#random))
+      drawn.set(name, this.#newTest(name, t?.options, t?.description ?? '', t?.stop ?? {}))
     }
     for (const [name, record] of drawn) this.#tests.set(name, record)
     return Object.fromEntries(tests.map((t) => [t.name, this.#tests.get(t.name)!.value]))
   }
 
-  /** The value this session drew for a test; a `ContextError` (`not_found`) when there is no such test. */
+  /**
+   * Sets the values of concluded tests, by test name (what `experiments.attach(ctx)` loads): a later
+   * `addTest` of a test named here, not yet in this session, gets that value, marked `concluded`,
+   * when it is one of the options given then (else it is assigned as usual). A test already in the
+   * session keeps its value. Held in memory only, never serialized; each call replaces the last.
+   */
+  applyConclusions(conclusions: Record<string, string>): void {
+    if (typeof conclusions !== 'object' || conclusions === null || Array.isArray(conclusions)) throw invalid('conclusions', 'must be an object of values by test name')
+    const map = new Map<string, string>()
+    for (const [test, value] of Object.entries(conclusions)) {
+      if (typeof value !== 'string') throw invalid(`conclusions.${test}`, 'must be a string')
+      map.set(test, value)
+    }
+    this.#conclusions = map
+  }
+
+  /** The tests of this session, in the order they were added: what `agentctx/experiments` records. */
+  exposures(): Exposure[] {
+    return [...this.#tests].map(([test, t]) => ({
+      test,
+      value: t.value,
+      options: testOptions(t),
+      stop: cloneJson(t.stop as Json) as StopConditions,
+      concluded: t.concluded === true,
+    }))
+  }
+
+  /** Every outcome's type and current value, by name. */
+  outcomeValues(): Record<string, { type: OutcomeType; value: OutcomeValue }> {
+    const out: Record<string, { type: OutcomeType; value: OutcomeValue }> = {}
+    // Names were checked by `checkKey` ("__proto__" refused): plain assignment is safe.
+    for (const [name, o] of this.#outcomes) out[name] = { type: o.type, value: o.value }
+    return out
+  }
+
+  /** The value this session got for a test; a `ContextError` (`not_found`) when there is no such test. */
   getTest(name: string): string {
     const test = this.#tests.get(name)
     if (!test) throw notFound('test', name)
@@ -141,6 +196,11 @@ export class Testing {
       outcomes: Object.fromEntries(this.#outcomes),
       metadata: Object.fromEntries(this.#metadata),
     } as unknown as Json) as unknown as TestingState
+  }
+
+  #newTest(name: string, options: TestOptions, description: string, stop: StopConditions): TestRecord {
+    // `get` of a Map: a test named "toString" finds no conclusion it was not given.
+    return newTest(name, options, description, stop, this.#key, this.#conclusions.get(name))
   }
 
   #outcome(name: string): OutcomeRecord {

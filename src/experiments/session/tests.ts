@@ -1,11 +1,13 @@
 import * as v from 'valibot'
-import { checkKey, ContextError } from '../../errors.js'
-import { int, parse, range, record } from '../../state/validate.js'
+import { checkKey, ContextError, invalid } from '../../errors.js'
+import { int, parse, range } from '../../state/validate.js'
+import { chooseOption, hashBucket } from './hash.js'
 
 /**
- * When a test concludes (checked across sessions by `agentctx/experiments`): after `maxIterations`
- * runs, when confidence in `targetOutcome` reaches `maxConfidence` (0–100), either condition
- * (`stopOn: 1`) or both (`stopOn: 2`); then every session gets `default`; `notify` lists who to tell.
+ * When a test concludes (checked across sessions by `createExperiments` in `agentctx/experiments`):
+ * after `maxIterations` sessions, when confidence in `targetOutcome` reaches `maxConfidence` (0–100),
+ * either condition (`stopOn: 1`) or both (`stopOn: 2`); then every later session gets `default`;
+ * `notify` lists who to tell.
  */
 export const StopConditionsSchema = v.strictObject({
   maxIterations: v.optional(int(1)),
@@ -18,64 +20,112 @@ export const StopConditionsSchema = v.strictObject({
 /** Stop conditions of an A/B test. */
 export type StopConditions = v.InferOutput<typeof StopConditionsSchema>
 
-const Weight = range(0)
+/**
+ * A test's options and their weights: an object (`{ a: 0.5, b: 0.5 }`), or `[value, weight]` pairs
+ * when the order matters. The order decides which bucket range each option owns (the first option is
+ * the control in `agentctx/experiments`' reports), and JavaScript puts an object's integer-like keys
+ * (`"1"`, `"2"`) first, in ascending order, whatever order they were written in: `{ '2': 1, '1': 1 }`
+ * is `1, 2`. Weights need not sum to 1; each must be a finite number >= 0, with at least one above 0.
+ */
+export type TestOptions = Record<string, number> | ReadonlyArray<readonly [value: string, weight: number]>
 
-/** Schema of a test as stored: its options and weights, and the value this session drew. */
+/** A test as stored: its options in order, and the value this session got. */
+export type TestRecord = {
+  /** `[value, weight]` pairs, in the order given (a state written with an object of weights loads as its entries). */
+  options: [string, number][]
+  description: string
+  stop: StopConditions
+  value: string
+  /** The value is a concluded test's (`applyConclusions`), not a draw: such a session was not randomized. */
+  concluded?: true
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+
+/** Schema of a test as stored. Declared as giving a `TestRecord`, as `OutcomeRecordSchema` is: its input may be the older object form. */
 export const TestRecordSchema = v.pipe(
   v.strictObject({
     options: v.pipe(
-      record(Weight),
-      v.check((o) => Object.values(o).some((w) => w > 0), 'needs at least one option with a weight above 0'),
+      v.unknown(),
+      // Written before issue 10 as an object of weights: read as its entries, in the order JavaScript gives them.
+      v.transform((o) => (isObject(o) ? Object.entries(o) : o)),
+      v.array(v.strictTuple([v.string(), range(0)])),
+      v.check((o) => o.some(([, w]) => w > 0), 'needs at least one option with a weight above 0'),
+      v.check((o) => new Set(o.map(([value]) => value)).size === o.length && !o.some(([value]) => value === '__proto__'), 'options must be distinct, none "__proto__"'),
     ),
     description: v.string(),
     stop: StopConditionsSchema,
     value: v.string(),
+    concluded: v.optional(v.literal(true)),
   }),
-  // Object.hasOwn, not `in`: `in` would take "toString" for an option of every test.
-  v.check((t) => Object.hasOwn(t.options, t.value), 'value must be one of the options'),
-  v.check((t) => t.stop.default === undefined || Object.hasOwn(t.options, t.stop.default), 'stop.default must be one of the options'),
-)
-/** A test as stored. */
-export type TestRecord = v.InferOutput<typeof TestRecordSchema>
+  v.check((t) => isOption(t, t.value), 'value must be one of the options'),
+  v.check((t) => t.stop.default === undefined || isOption(t, t.stop.default), 'stop.default must be one of the options'),
+) as v.GenericSchema<TestRecord>
+
+const isOption = (t: { options: [string, number][] }, value: string) => t.options.some(([o]) => o === value)
 
 /** Arguments of one test for `addTests`. */
 export interface TestDefinition {
   name: string
-  options: Record<string, number>
+  options: TestOptions
   description?: string
   stop?: StopConditions
 }
 
-/**
- * Draws one option in proportion to its weight. Weights need not sum to 1: `{ a: 0.5, b: 0.3, c: 0.2 }`
- * and `{ a: 5, b: 3, c: 2 }` are the same test. Insertion order of the options decides which interval
- * each option owns, so a given random number always picks the same option.
- */
-export function drawOption(options: Record<string, number>, random: () => number): string {
-  const entries = Object.entries(options)
-  let total = 0
-  for (const [, w] of entries) total += w
-  let point = random() * total
-  let last = ''
-  for (const [value, w] of entries) {
-    if (w <= 0) continue
-    last = value
-    if (point < w) return value
-    point -= w
-  }
-  return last // float rounding left `point` a hair past the end: the last positive option owns it
+/** A test's options in order, weights as given: read this, not `TestRecord.options`, whose shape is the storage's. */
+export function testOptions(record: TestRecord): { value: string; weight: number }[] {
+  return record.options.map(([value, weight]) => ({ value, weight }))
 }
 
-/** Validates a test definition and draws its value: the record `addTest` stores. */
-export function newTest(name: string, options: Record<string, number>, description: string, stop: StopConditions, random: () => number): TestRecord {
+/**
+ * The options as `[value, weight]` pairs, checked: a `ValidationError` at `path` (or at
+ * `path.<value>` for one option's weight) for anything but distinct string values with finite weights
+ * >= 0 summing to a positive finite number.
+ */
+function optionPairs(options: unknown, path: string): [string, number][] {
+  const pairs: unknown[] = Array.isArray(options) ? options : isObject(options) ? Object.entries(options) : []
+  if (!Array.isArray(options) && !isObject(options)) throw invalid(path, 'must be an object of weights or an array of [value, weight] pairs')
+  const out: [string, number][] = []
+  const seen = new Set<string>()
+  let total = 0
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i]
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || pair[0] === '__proto__') {
+      throw invalid(`${path}[${i}]`, 'must be a [value, weight] pair, value a string other than "__proto__"')
+    }
+    const [value, weight] = pair as [string, unknown]
+    if (seen.has(value)) throw invalid(`${path}.${value}`, 'is given twice')
+    // `!(weight >= 0)` also catches NaN.
+    if (typeof weight !== 'number' || !(weight >= 0) || weight === Infinity) {
+      throw invalid(`${path}.${value}`, `the weight must be a finite number >= 0, not ${typeof weight === 'number' ? weight : typeof weight}`)
+    }
+    seen.add(value)
+    total += weight
+    out.push([value, weight + 0]) // -0 as 0, as JSON reads it back
+  }
+  if (!(total > 0)) throw invalid(path, 'needs at least one option with a weight above 0')
+  // Two weights of 1e308 sum to Infinity, and every normalized weight would be 0.
+  if (total === Infinity) throw invalid(path, 'the weights sum past the largest number')
+  return out
+}
+
+/**
+ * Validates a test definition and gives it a value: the record `addTest` stores. The value is
+ * `concluded` (marked `concluded: true`) when that is one of the options, else the option whose
+ * range holds the bucket of `key` in the test `name` (GrowthBook's hash v2, see `hashBucket`).
+ */
+export function newTest(name: string, options: TestOptions, description: string, stop: StopConditions, key: string, concluded?: string): TestRecord {
   checkKey(name, 'name', true)
-  const checked = parse(
-    TestRecordSchema,
-    { options, description, stop, value: Object.keys(options ?? {})[0] ?? '' },
-    `tests.${name}`,
-  )
-  checked.value = drawOption(checked.options, random)
-  return checked
+  const path = `tests.${name}`
+  const pairs = optionPairs(options, `${path}.options`)
+  const record = parse(TestRecordSchema, { options: pairs, description, stop, value: pairs[0]![0] }, path)
+  if (concluded !== undefined && isOption(record, concluded)) {
+    record.value = concluded
+    record.concluded = true
+  } else {
+    record.value = record.options[chooseOption(hashBucket(name, key), record.options.map((o) => o[1]))]![0]
+  }
+  return record
 }
 
 /** The not-found error for a test or an outcome, naming it. */

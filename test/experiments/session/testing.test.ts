@@ -2,100 +2,30 @@ import { describe, expect, it } from 'vitest'
 import { Context } from '../../../src/context.js'
 import { ValidationError } from '../../../src/errors.js'
 import type { OutcomeType } from '../../../src/experiments/session/outcomes.js'
-import { secureRandom } from '../../../src/experiments/session/random.js'
 import { Testing } from '../../../src/experiments/session/testing.js'
-import { drawOption, type StopConditions } from '../../../src/experiments/session/tests.js'
+import type { StopConditions, TestOptions } from '../../../src/experiments/session/tests.js'
 import { thrown } from '../../core/helpers.js'
-
-/** A context whose A/B draws read `values` in turn, and a count of the draws made. */
-function seeded(...values: number[]): { ctx: Context; draws: () => number } {
-  let i = 0
-  return { ctx: new Context({}, { random: () => values[i++ % values.length]! }), draws: () => i }
-}
-
-const greeting = { 'Hello!': 0.5, 'Hi there!': 0.3, 'Welcome!': 0.2 }
-
-describe('addTest: weighted draw', () => {
-  it.each([
-    [0, 'Hello!'],
-    [0.4999, 'Hello!'],
-    [0.5, 'Hi there!'],
-    [0.7999, 'Hi there!'],
-    [0.8, 'Welcome!'],
-    [0.9999999, 'Welcome!'],
-  ])('random() = %d picks %s (each option owns an interval as wide as its weight, in insertion order)', (r, expected) => {
-    expect(seeded(r).ctx.addTest('greeting_style', greeting)).toBe(expected)
-  })
-
-  it('weights need not sum to 1: { 5, 3, 2 } is the same test as { 0.5, 0.3, 0.2 }', () => {
-    for (const r of [0, 0.3, 0.55, 0.81, 0.99]) {
-      expect(seeded(r).ctx.addTest('t', { a: 5, b: 3, c: 2 })).toBe(seeded(r).ctx.addTest('t', { a: 0.5, b: 0.3, c: 0.2 }))
-    }
-  })
-
-  it('never picks an option of weight 0', () => {
-    for (const r of [0, 0.5, 0.999]) expect(seeded(r).ctx.addTest('t', { off: 0, on: 1, alsoOff: 0 })).toBe('on')
-  })
-
-  it('a random source returning 1 (out of contract) still picks the last option with weight, not ""', () => {
-    expect(drawOption({ a: 1, b: 1, z: 0 }, () => 1)).toBe('b')
-  })
-
-  it('returns the same value on every addTest / getTest of the session, drawing once', () => {
-    const { ctx, draws } = seeded(0.9, 0.1)
-    const first = ctx.addTest('greeting_style', greeting)
-    expect(first).toBe('Welcome!')
-    expect(ctx.addTest('greeting_style', greeting)).toBe(first)
-    expect(ctx.addTest('greeting_style', { other: 1 })).toBe(first) // already added: options of a later call are ignored
-    expect(ctx.getTest('greeting_style')).toBe(first)
-    expect(draws()).toBe(1)
-  })
-
-  it('keeps the drawn value across toJSON / fromJSON, without drawing again', () => {
-    const { ctx } = seeded(0.6)
-    ctx.addTest('t', greeting, 'a description', { maxIterations: 10, default: 'Hello!' })
-    let drawn = 0
-    const back = Context.fromJSON(JSON.stringify(ctx), { random: () => (drawn++, 0) })
-    expect(back.getTest('t')).toBe('Hi there!')
-    expect(back.addTest('t', greeting)).toBe('Hi there!')
-    expect(drawn).toBe(0)
-    expect(back.toJSON().testing.tests.t).toEqual({
-      options: greeting,
-      description: 'a description',
-      stop: { maxIterations: 10, default: 'Hello!' },
-      value: 'Hi there!',
-    })
-  })
-
-  it('with the default secure random, 2,000 sessions split about 50 / 30 / 20', () => {
-    const counts: Record<string, number> = { 'Hello!': 0, 'Hi there!': 0, 'Welcome!': 0 }
-    for (let i = 0; i < 2000; i++) counts[new Testing().addTest('g', greeting)]!++
-    // Standard deviations of the shares at n = 2,000: 1.1, 1.0 and 0.9 points; 7 points is 6+ sigma.
-    expect(Math.abs(counts['Hello!']! / 2000 - 0.5)).toBeLessThan(0.07)
-    expect(Math.abs(counts['Hi there!']! / 2000 - 0.3)).toBeLessThan(0.07)
-    expect(Math.abs(counts['Welcome!']! / 2000 - 0.2)).toBeLessThan(0.07)
-  })
-
-  it('secureRandom gives uniform floats in [0, 1)', () => {
-    let sum = 0
-    for (let i = 0; i < 10_000; i++) {
-      const r = secureRandom()
-      expect(r >= 0 && r < 1).toBe(true)
-      sum += r
-    }
-    expect(Math.abs(sum / 10_000 - 0.5)).toBeLessThan(0.03) // sd of the mean is 0.003
-  })
-})
 
 describe('addTest: bad input', () => {
   it.each([
-    ['a negative weight', { a: 0.5, b: -0.5 }, {}, 'tests.t.options.b', /must be >= 0/],
+    ['a negative weight', { a: 0.5, b: -0.5 }, {}, 'tests.t.options.b', /finite number >= 0, not -0.5/],
+    ['a negative weight, array form', [['a', 0.5], ['b', -0.5]], {}, 'tests.t.options.b', /finite number >= 0, not -0.5/],
     ['all weights zero', { a: 0, b: 0 }, {}, 'tests.t.options', /above 0/],
+    ['all weights zero, array form', [['a', 0], ['b', 0]], {}, 'tests.t.options', /above 0/],
     ['no options', {}, {}, 'tests.t.options', /above 0/],
-    ['a string weight', { a: '0.5', b: 0.5 }, {}, 'tests.t.options.a', /number/],
-    ['NaN', { a: NaN }, {}, 'tests.t.options.a', /not a JSON number/],
-    ['Infinity', { a: Infinity, b: 1 }, {}, 'tests.t.options.a', /not a JSON number/],
-    ['options that are not an object', null, {}, 'tests.t.options', /object/],
+    ['no options, array form', [], {}, 'tests.t.options', /above 0/],
+    ['a string weight', { a: '0.5', b: 0.5 }, {}, 'tests.t.options.a', /finite number >= 0, not string/],
+    ['NaN', { a: NaN }, {}, 'tests.t.options.a', /finite number >= 0, not NaN/],
+    ['Infinity', { a: Infinity, b: 1 }, {}, 'tests.t.options.a', /finite number >= 0, not Infinity/],
+    ['-Infinity, array form', [['a', 1], ['b', -Infinity]], {}, 'tests.t.options.b', /finite number >= 0, not -Infinity/],
+    ['weights whose sum overflows to Infinity', { a: 1e308, b: 1e308 }, {}, 'tests.t.options', /sum past the largest number/],
+    ['an option given twice, array form', [['a', 1], ['a', 2]], {}, 'tests.t.options.a', /given twice/],
+    ['a pair that is not a pair', [['a', 1], ['b']], {}, 'tests.t.options[1]', /\[value, weight\] pair/],
+    ['a pair with a number value', [[1, 1]], {}, 'tests.t.options[0]', /value a string/],
+    ['a pair with value "__proto__"', [['__proto__', 1]], {}, 'tests.t.options[0]', /__proto__/],
+    ['an entry that is not an array', [{ value: 'a', weight: 1 }], {}, 'tests.t.options[0]', /\[value, weight\] pair/],
+    ['options that are not an object', null, {}, 'tests.t.options', /object of weights or an array/],
+    ['options that are a string', 'a', {}, 'tests.t.options', /object of weights or an array/],
     ['stop.default that is not an option', { a: 1, b: 1 }, { default: 'c' }, 'tests.t', /stop.default must be one of the options/],
     ['stopOn 3', { a: 1 }, { stopOn: 3 }, 'tests.t.stop.stopOn', /Expected/],
     ['maxConfidence over 100', { a: 1 }, { maxConfidence: 101 }, 'tests.t.stop.maxConfidence', /0..100/],
@@ -105,7 +35,7 @@ describe('addTest: bad input', () => {
     ['a snake_case stop key', { a: 1 }, { max_iterations: 10 }, 'tests.t.stop.max_iterations', /did you mean maxIterations/],
   ])('refuses %s with a ValidationError naming the path', (_, options, stop, path, message) => {
     const ctx = new Context()
-    const e = thrown(() => ctx.addTest('t', options as Record<string, number>, '', stop as StopConditions))
+    const e = thrown(() => ctx.addTest('t', options as TestOptions, '', stop as StopConditions))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('invalid_argument')
     expect(e.path).toBe(path)
@@ -123,9 +53,9 @@ describe('addTest: bad input', () => {
 
   it('regression: a stored value of "toString" is not "one of the options" (it was, through `in`)', () => {
     const state = new Context().toJSON()
-    state.testing.tests.t = { options: { a: 1 }, description: '', stop: { default: 'constructor' }, value: 'a' }
+    state.testing.tests.t = { options: [['a', 1]], description: '', stop: { default: 'constructor' }, value: 'a' }
     expect(thrown(() => Context.fromJSON(state)).path).toBe('testing.tests.t')
-    state.testing.tests.t = { options: { a: 1 }, description: '', stop: {}, value: 'toString' }
+    state.testing.tests.t = { options: [['a', 1]], description: '', stop: {}, value: 'toString' }
     expect(thrown(() => Context.fromJSON(state)).path).toBe('testing.tests.t')
   })
 
@@ -139,7 +69,8 @@ describe('addTest: bad input', () => {
 
 describe('addTests', () => {
   it('adds several tests and returns the drawn values by name', () => {
-    const { ctx } = seeded(0.1, 0.9)
+    // The key "e" is in bucket 0.2622 of greeting (hello: [0, 0.5)) and 0.7736 of upsell (subtle: [0.5, 1)).
+    const ctx = new Context({ assignmentKey: 'e' })
     const drawn = ctx.addTests([
       { name: 'greeting', options: { hello: 1, hi: 1 } },
       { name: 'upsell', options: { direct: 0.5, subtle: 0.5 }, description: 'Upsell', stop: { maxIterations: 100, default: 'direct' } },
@@ -149,7 +80,7 @@ describe('addTests', () => {
   })
 
   it('keeps the value of a test already added', () => {
-    const { ctx } = seeded(0)
+    const ctx = new Context({ assignmentKey: 'e' })
     ctx.addTest('greeting', { hello: 1, hi: 1 })
     expect(ctx.addTests([{ name: 'greeting', options: { other: 1 } }])).toEqual({ greeting: 'hello' })
   })
