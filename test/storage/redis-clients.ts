@@ -30,6 +30,8 @@ export interface RedisClients {
   client(name: ClientName): RedisClientLike
   /** A fresh adapter over an emptied database, on client `name`. */
   make(name: ClientName, options?: RedisStorageOptions): Promise<StorageAdapter>
+  /** An adapter on a new connection of client `name` (closed after the file's tests), over the database as it is: one per writer of a race. */
+  fresh(name: ClientName, options?: RedisStorageOptions): Promise<StorageAdapter>
   /** The same, and the log of the writes redis-server itself executes (MONITOR), for the store suite. */
   recorded(name: ClientName, options?: RedisStorageOptions): Promise<{ adapter: StorageAdapter; log: BackendWrite[] }>
 }
@@ -45,6 +47,7 @@ export function redisClients(): RedisClients {
   let node: ReturnType<typeof createClient> | undefined
   let rest: UpstashRedis | undefined
   let monitor: Monitor | undefined
+  const extra: (() => Promise<unknown> | void)[] = []
   beforeAll(async () => {
     if (missing) return
     server = await startRedis()
@@ -59,6 +62,7 @@ export function redisClients(): RedisClients {
     monitor = await startMonitor(server.url)
   }, 30_000)
   afterAll(async () => {
+    for (const close of extra) await close()
     monitor?.close()
     await node?.quit().catch(() => {})
     io?.disconnect()
@@ -78,6 +82,21 @@ export function redisClients(): RedisClients {
     raw: () => raw!,
     client,
     make,
+    async fresh(name, options) {
+      if (name === 'ioredis') {
+        const c = new Redis(server!.url)
+        extra.push(() => c.disconnect())
+        return redisStorage(c, options)
+      }
+      if (name === 'node-redis') {
+        const c = createClient({ url: server!.url })
+        c.on('error', () => {})
+        await c.connect()
+        extra.push(() => c.quit().catch(() => {}))
+        return redisStorage(c as unknown as RedisClientLike, options)
+      }
+      return redisStorage(new UpstashRedis({ url: upstash!.url, token: upstash!.token, retry: false, enableTelemetry: false }), options)
+    },
     async recorded(name, options) {
       const inner = await make(name, options)
       const log: BackendWrite[] = []
