@@ -9,7 +9,7 @@ export interface Estimate {
 // φ beyond ±8 holds 1.2e−15 of the mass: the integrals below stop there.
 const SPAN = 8
 const PANELS = 32
-const TOLERANCE = 1e-11
+const TOLERANCE = 1e-10
 const MAX_DEPTH = 30
 
 /**

@@ -14,6 +14,7 @@ const LANCZOS = [
   -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ]
 const LN_SQRT_2PI = 0.9189385332046728 // ln √(2π)
+const LN_SQRT_PI = 0.5723649429247001 // ln Γ(½) = ln √π, for the normal distribution's many calls
 const EPS = 1e-15
 // Both expansions converge in O(√a) steps at worst; 10,000 bounds the loop for any a the reports
 // pass (a = degrees of freedom / 2, one per option).
@@ -37,7 +38,7 @@ export function gammaQ(a: number, x: number): number {
   if (!(x > 0)) return 1
   if (x === Infinity) return 0
   // e^−x x^a / Γ(a), in log space: x^a alone overflows past x = 1e308^(1/a).
-  const prefix = Math.exp(a * Math.log(x) - x - lnGamma(a))
+  const prefix = Math.exp(a * Math.log(x) - x - (a === 0.5 ? LN_SQRT_PI : lnGamma(a)))
   if (x < a + 1) {
     // P(a, x) = e^−x x^a / Γ(a) · Σ x^k / (a (a+1) … (a+k)); the terms shrink at least as fast as
     // x / (a + 1) < 1. Q = 1 − P loses little here: for a ≥ ½, Q(a, x < a + 1) > Q(½, 1.5) = 0.083,
