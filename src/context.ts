@@ -19,7 +19,7 @@ import { overlayRouting } from './llm/routing.js'
 import { addUsage, NO_USAGE, type UsageTotals } from './llm/usage.js'
 import { countInputTokens, estimateTokens } from './llm/tokens.js'
 import { RoutingSchema } from './state/schema.js'
-import type { TurnRecord } from './state/turns.js'
+import type { TurnLoader, TurnRecord } from './state/turns.js'
 import { TaskManager, type TaskHandler, type TaskInfo, type TaskOptions } from './tasks/tasks.js'
 import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
 import type { StopConditions, TestDefinition, TestOptions } from './experiments/session/tests.js'
@@ -91,7 +91,7 @@ export interface ContextInternals {
   snapshot(): { state: JsonObject; messages: readonly CompletionMessage[]; messagesClean: number }
   /** The save that saw these turns (default: every dirty one) and the messages succeeded. */
   markClean(turnIds?: number[]): void
-  setTurnLoader(loader: (before: number) => Promise<TurnRecord[]>): void
+  setTurnLoader(loader: TurnLoader): void
   setTaskSink(sink: TaskSink): void
 }
 
@@ -145,7 +145,12 @@ export class Context {
   #sink: TaskSink = {}
   /** Leading messages unchanged since the last save: the store rewrites none of them. */
   #messagesClean = 0
-  #turnLoader: ((before: number) => Promise<TurnRecord[]>) | undefined
+  #turnLoader: TurnLoader | undefined
+  /**
+   * With a turn loader: every stored turn from this id to the current one is in memory (older ones
+   * may be too, loaded by a range). `loadTurns()` continues below it; `getTurn` reads below it only.
+   */
+  #turnFloor = 0
   readonly #labels = new TurnMap<NodeLabel>(() => this.#turns, 'label')
   readonly #requests = new TurnMap<TurnMessage>(() => this.#turns, 'request')
   readonly #responses = new TurnMap<TurnMessage>(() => this.#turns, 'response')
@@ -257,7 +262,10 @@ export class Context {
         ctx.#turns.markClean(ids)
         ctx.#messagesClean = ctx.#state.messages.length
       },
-      setTurnLoader: (loader) => (ctx.#turnLoader = loader),
+      setTurnLoader: (loader) => {
+        ctx.#turnLoader = loader
+        ctx.#turnFloor = ctx.#turns.first() ?? ctx.#turns.currentTurnId + 1
+      },
       setTaskSink: (sink) => (ctx.#sink = sink),
     })
   }
@@ -791,24 +799,80 @@ export class Context {
   // ── history on demand ─────────────────────────────────────────────────────────────────────────
 
   /**
-   * Loads older turns from the store this context was loaded from (a store keeps only the most
-   * recent turns in memory): the next (up to) 100 turns below the oldest loaded one (gaps in the ids
-   * are skipped), or every one with `{ all: true }`. Resolves with how many were
-   * loaded; 0 when there are no older turns or the context has no store.
+   * Loads turns from the store this context was loaded from (a store keeps only the most recent
+   * `recentTurns` in memory) and keeps them in memory, where `labels`, `requests`, `responses` and
+   * `lastLabel` see them (in turn order). Resolves with how many turns were added to memory; 0 when
+   * there are none or the context has no store.
+   *
+   * - `loadTurns()`: the next (up to) 100 stored turns below the ones in memory (gaps in the ids
+   *   skipped); `{ all: true }`: every older one.
+   * - `loadTurns({ from, to })`: the stored turns with ids from `from` (inclusive) to `to`
+   *   (exclusive, as `Array.prototype.slice`; default: the current turn + 1). Negative ids count
+   *   from the end, as in `getTurn` (`{ from: -10 }`: the last 10 turns). Integers with
+   *   0 <= from <= to <= currentTurnId + 1 once resolved, else a `ValidationError`. A range below the
+   *   turns in memory leaves a gap: `loadTurns()` still continues below the recent ones (reading any
+   *   turn of the range again).
    */
-  async loadTurns(options: { all?: boolean } = {}): Promise<number> {
+  async loadTurns(options: { all?: boolean; from?: number; to?: number } = {}): Promise<number> {
+    const { all, from, to } = checkOptions(options, 'all from to')
+    const loader = this.#turnLoader
+    if (from !== undefined || to !== undefined) {
+      if (all !== undefined) throw invalid('options.all', 'give { all } or { from, to } to loadTurns, not both')
+      const end = this.#turns.currentTurnId + 1
+      const a = from === undefined ? 0 : this.#turnIndex(from, 'from')
+      const b = to === undefined ? end : this.#turnIndex(to, 'to')
+      if (a < 0 || a > end) throw invalid('from', `must resolve to 0..${end} (the current turn + 1), got ${from}`)
+      if (b < a || b > end) throw invalid('to', `must resolve to ${a}..${end} (from to the current turn + 1), got ${to}`)
+      // Every stored turn at or above the floor is in memory already: read only below it.
+      const records = loader && a < this.#turnFloor ? await loader.range(a, Math.min(b, this.#turnFloor)) : []
+      const added = records.filter((r) => !this.#turns.record(r.id)).length
+      this.#turns.load(records)
+      // Reaching the turns in memory: the contiguous part now starts at `from`.
+      if (b >= this.#turnFloor) this.#turnFloor = Math.min(this.#turnFloor, a)
+      return added
+    }
+    if (all !== undefined && typeof all !== 'boolean') throw invalid('options.all', 'must be a boolean')
     let loaded = 0
     // The loader returns the (up to) 100 existing turns below `before`, gaps in the ids skipped; none: no older turn.
-    let before = this.#turns.first() ?? this.#turns.currentTurnId + 1
-    while (this.#turnLoader && before > 0) {
-      const older = await this.#turnLoader(before)
+    while (loader && this.#turnFloor > 0) {
+      const older = await loader.older(this.#turnFloor)
       if (!older.length) break
+      // Turns of a range loaded before are read again (not counted): they are replaced, unchanged.
+      loaded += older.filter((r) => !this.#turns.record(r.id)).length
       this.#turns.load(older)
-      loaded += older.length
-      for (const t of older) before = Math.min(before, t.id)
-      if (!options.all) break
+      for (const t of older) this.#turnFloor = Math.min(this.#turnFloor, t.id)
+      if (!all) break
     }
     return loaded
+  }
+
+  /**
+   * The turn `turnId`: `{ id, label?, request?, response? }` (frozen), or `undefined` when there is
+   * no such turn. Negative ids count from the end: -1 is the current turn, -2 the one before (ids,
+   * not positions: `currentTurnId + 1 + turnId`). From memory when the turn is there; else, on a
+   * context loaded by a store, read from the store in one record read (not the history, not a page
+   * of 100) and not kept in memory, so `labels`, `requests` and `responses` are unchanged (keep it
+   * with `loadTurns({ from: id, to: id + 1 })`). Without a store: memory only. A `turnId` that is
+   * not an integer within ±`MAX_TURN_ID` is a `ValidationError`.
+   *
+   * @example
+   * const first = await ctx.getTurn(1) // { id: 1, request: { text: 'hi' }, response: … }
+   * const { request } = (await ctx.getTurn(-1))! // the current turn
+   */
+  async getTurn(turnId: number): Promise<Readonly<TurnRecord> | undefined> {
+    const id = this.#turnIndex(turnId, 'turnId')
+    if (id < 0 || id > this.#turns.currentTurnId) return undefined
+    const record = this.#turns.record(id) ?? (id < this.#turnFloor ? await this.#turnLoader?.one(id) : undefined)
+    return record && Object.freeze({ ...record })
+  }
+
+  /** A turn id given to `getTurn` / `loadTurns`, negative ones counted from the end (may resolve below 0). */
+  #turnIndex(turnId: unknown, path: string): number {
+    if (!Number.isSafeInteger(turnId) || Math.abs(turnId as number) > MAX_TURN_ID + 1) {
+      throw invalid(path, `must be an integer from -${MAX_TURN_ID + 1} to ${MAX_TURN_ID}, got ${typeof turnId === 'number' ? turnId : typeof turnId}`)
+    }
+    const n = turnId as number
+    return n < 0 ? this.#turns.currentTurnId + 1 + n : n
   }
 
   // ── testing ───────────────────────────────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 import { Context, internals, type ContextRuntime } from '../context.js'
 import { AbortedError, abortReason } from '../abort.js'
-import { invalid } from '../errors.js'
+import { ContextConflictError, invalid } from '../errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { NodeLabel } from '../state/turns.js'
 import type { ContextStore } from '../storage/store.js'
@@ -15,6 +15,12 @@ export interface TurnInfo {
   signal: AbortSignal
   /** The session's id. */
   sessionId: string
+  /**
+   * 1, then 2, 3, … when the turn runs again because its save lost a race with another writer of
+   * the session (see `AgentOptions.conflictRetries`): side effects outside the context (an email, a
+   * payment) should be idempotent or done only once, keyed by the event.
+   */
+  attempt: number
 }
 
 /** What a handler may yield: an event, or its JSON form (`{ type: 'text_to_speech', data: { text } }`). */
@@ -82,6 +88,15 @@ export interface AgentOptions {
    * client sees only "internal error". Without it such errors are not reported.
    */
   onError?: (error: unknown, request: Request) => void
+  /**
+   * When a turn's save gets a `ContextConflictError` (another agent instance saved the session
+   * first), the turn runs again on the stored version, at most this many times: the session is
+   * loaded again and the handler runs again for the same event, with `turn.attempt` 2, 3, …; the
+   * stream gets a `retry` event (`{ attempt, code: 'conflict' }`) first, so a client drops what the
+   * failed attempt streamed. Past the limit the stream ends with the conflict's `ErrorEvent` and the
+   * turn is not stored. Default 3; 0 keeps a handler from ever running twice for one event.
+   */
+  conflictRetries?: number
 }
 
 /** An agent: sessions in a store, a handler per event, and a standard `fetch` entry point. */
@@ -184,10 +199,17 @@ function attempt(fn: () => unknown): void {
  *   session starts anew. So an event costs one header read, not a load and validation of the whole
  *   history, and a new agent (a new Worker isolate, a reloaded tab) still continues every session
  *   from the store.
- * - Conflicts: when a save fails (another writer saved the session first: a `ContextConflictError`,
- *   or a storage error), the stream gets an `ErrorEvent` with the error's code and the cached context
- *   is dropped, so the next event starts from what is stored; that turn's changes are lost. A
- *   context a failed turn or save has changed is never used again.
+ * - Conflicts: when a turn's save gets a `ContextConflictError` (another agent instance saved the
+ *   session first), the losing copy is dropped with the tasks it started, the session is loaded
+ *   again, and the handler runs again for the same event on the stored version (`turn.attempt` 2,
+ *   3, …, after a `retry` event on the stream), up to `conflictRetries` times (default 3). Running
+ *   the handler again, rather than copying the lost turn onto the stored version, keeps everything
+ *   the handler derives from the context (data, messages, labels) consistent with what the other
+ *   writer saved; the price is that the handler's side effects outside the context run again. Any
+ *   other failed save, a conflict past the limit, or a background task's save that conflicts: the
+ *   stream (or `onBackgroundEvent`) gets an `ErrorEvent` with the error's code and the cached
+ *   context is dropped, so the next event starts from what is stored. A context a failed turn or
+ *   save has changed is never used again.
  *
  * @example
  * const agent = createAgent({
@@ -209,6 +231,8 @@ export function createAgent(options: AgentOptions): Agent {
   if (options.executor) runtime.executor = options.executor
   const cacheSize = options.cacheSize ?? 100
   if (!Number.isInteger(cacheSize) || cacheSize < 0) throw invalid('cacheSize', 'must be an integer >= 0')
+  const retries = options.conflictRetries ?? 3
+  if (!Number.isInteger(retries) || retries < 0) throw invalid('conflictRetries', 'must be an integer >= 0')
   const cors = corsPolicy(options.cors)
   if (options.authorize !== undefined && typeof options.authorize !== 'function') throw invalid('authorize', 'must be a function')
   const sessions = new Map<string, Session>()
@@ -294,38 +318,54 @@ export function createAgent(options: AgentOptions): Agent {
     let ctx: Context | undefined
     let failed = false
     try {
-      const opened = await open(s, id)
-      ctx = opened.ctx
-      internals(ctx).setTaskSink({
-        emit: (value, task) => {
-          let out: AgentEvent
-          try {
-            out = value instanceof AgentEvent ? value : eventFromJSON(value)
-          } catch (error) {
-            out = ErrorEvent.fromError(error)
+      for (let tries = 1; ; tries++) {
+        try {
+          const opened = await open(s, id)
+          ctx = opened.ctx
+          internals(ctx).setTaskSink({
+            emit: (value, task) => {
+              let out: AgentEvent
+              try {
+                out = value instanceof AgentEvent ? value : eventFromJSON(value)
+              } catch (error) {
+                out = ErrorEvent.fromError(error)
+              }
+              out.background = { task: task.name }
+              deliver(id, s, out)
+            },
+            onError: (error, task) => deliver(id, s, ErrorEvent.fromError(error, { meta: { background: { task: task.name } } })),
+            waitUntil,
+            onSettled: () => saveLater(id, s),
+          })
+          if (opened.isNew) await runHandler(ctx, new StartEvent(), run, id, false, tries)
+          if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, run, id, true, tries)
+        } catch (error) {
+          // Not the handler's error (that one is recorded as the turn's output): the runtime's own,
+          // the load or the recording of the turn failed.
+          failed = true
+          output.push(ErrorEvent.fromError(error))
+        }
+        try {
+          if (ctx && !s.deleted) await store.save(ctx)
+          break
+        } catch (error) {
+          // Another writer saved first: the turn runs again on the stored version (see
+          // `conflictRetries`). Never after a runtime failure, nor past the limit: then the stream
+          // says the turn was not saved.
+          if (!(error instanceof ContextConflictError) || failed || tries > retries || s.deleted) {
+            failed = true
+            output.push(ErrorEvent.fromError(error))
+            break
           }
-          out.background = { task: task.name }
-          deliver(id, s, out)
-        },
-        onError: (error, task) => deliver(id, s, ErrorEvent.fromError(error, { meta: { background: { task: task.name } } })),
-        waitUntil,
-        onSettled: () => saveLater(id, s),
-      })
-      if (opened.isNew) await runHandler(ctx, new StartEvent(), run, id, false)
-      if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, run, id, true)
-    } catch (error) {
-      // Not the handler's error (that one is recorded as the turn's output): the runtime's own,
-      // the load or the recording of the turn failed.
-      failed = true
-      output.push(ErrorEvent.fromError(error))
-    } finally {
-      try {
-        if (ctx && !s.deleted) await store.save(ctx)
-      } catch (error) {
-        // The turn ran but was not saved (another writer, a storage failure): say so on the stream.
-        failed = true
-        output.push(ErrorEvent.fromError(error))
+          // The losing copy is dropped, and the tasks its attempt started with it: they would
+          // change and save a context that is not the stored one.
+          const lost = ctx!
+          attempt(() => lost.cancelAllTasks())
+          if (s.ctx === lost) s.ctx = undefined
+          output.push(new AgentEvent('retry', { attempt: tries + 1, code: error.code }))
+        }
       }
+    } finally {
       // A context a failed turn or save changed may differ from what is stored, and `refresh`
       // would keep its unsaved changes: drop it, so the next event starts from what is stored.
       if (failed && s.ctx === ctx) s.ctx = undefined
@@ -337,7 +377,7 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   /** Runs the handler for one event and records the turn; errors become an `ErrorEvent`. */
-  async function runHandler(ctx: Context, event: AgentEvent, run: Run, id: string, newTurn: boolean): Promise<void> {
+  async function runHandler(ctx: Context, event: AgentEvent, run: Run, id: string, newTurn: boolean, attempt: number): Promise<void> {
     const { output } = run
     const emitted: AgentEvent[] = []
     if (newTurn) ctx.addRequest(requestOf(event))
@@ -350,7 +390,7 @@ export function createAgent(options: AgentOptions): Agent {
     // A turn interrupted while still queued is recorded, but its handler is not called.
     if (!run.stopped) {
       try {
-        const result = handler(event, ctx, { signal: run.controller.signal, sessionId: id })
+        const result = handler(event, ctx, { signal: run.controller.signal, sessionId: id, attempt })
         if (result && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
           const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
           let done = false

@@ -45,6 +45,20 @@ export type TurnRecord = v.InferOutput<typeof TurnRecordSchema>
 type Field = 'label' | 'request' | 'response'
 
 /**
+ * How a store reads the turns of a context it loaded that are not in memory (a store keeps only the
+ * most recent ones there). Set on the context by the store (`internals(ctx).setTurnLoader`); every
+ * record it returns was checked against `TurnRecordSchema`, and an error names the stored key.
+ */
+export interface TurnLoader {
+  /** The (up to) 100 existing turns just below `before` (gaps in the ids skipped), ascending. */
+  older(before: number): Promise<TurnRecord[]>
+  /** The turn `id`, in one record read; `undefined` when no such turn is stored. */
+  one(id: number): Promise<TurnRecord | undefined>
+  /** The stored turns with ids from `from` to `to` - 1, ascending (absent ids skipped). */
+  range(from: number, to: number): Promise<TurnRecord[]>
+}
+
+/**
  * A read-only, turn-keyed view of one field of the history (`labels`, `requests`, `responses`):
  * `.get(turnId)`, `.has`, `.size`, and iteration as `[turnId, value]` in ascending turn order,
  * like the dialog framework's `Dict[int, …]` (docs/reference.md#dialog-labels).

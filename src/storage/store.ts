@@ -355,11 +355,87 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     }
     internals(ctx).markClean()
     metas.set(ctx, meta)
-    internals(ctx).setTurnLoader((before) => loadOlder(meta, before))
+    internals(ctx).setTurnLoader({
+      older: (before) => loadOlder(meta, before),
+      one: (turn) => loadOne(meta, turn),
+      range: (from, to) => loadRange(meta, from, to),
+    })
     return ctx
   }
 
-  /** The (up to) 100 turns below `before`, validated by the state schema's turn schema; an error names its record. */
+  /** `turns` (read at `keys`) validated by the state schema's turn schema; an error names its record. */
+  function checked(turns: TurnRecord[], keys: string[]): TurnRecord[] {
+    return turns.map((turn, i) => {
+      try {
+        // 72 levels, as fromJSON reads a state (see ParseLimits.maxDepth).
+        return parse(TurnRecordSchema, turn, 'turn', 'invalid_state', { maxDepth: 72 })
+      } catch (error) {
+        throw corrupt(keys[i]!, (error as Error).message)
+      }
+    })
+  }
+
+  /**
+   * Sealed turn `turn` (`getTurn`): one `get` of its record, whatever the length of the history.
+   * Ids above the `sealed` of the header this context was loaded or last saved with are never read:
+   * any record there belongs to a save that did not reach its header (crashed or lost a race), and
+   * the turns this context holds above it are in its memory.
+   */
+  async function loadOne(meta: Meta, turn: number): Promise<TurnRecord | undefined> {
+    if (turn > (meta.header?.sealed ?? -1)) return undefined
+    const key = turnKey(meta, turn)
+    const value = await db.get(key)
+    if (value === undefined) return undefined
+    if (!isObject(value) || value.id !== turn) throw corrupt(key, `not the record of turn ${turn}`)
+    return checked([value as unknown as TurnRecord], [key])[0]
+  }
+
+  /**
+   * Sealed turns with ids in [from, to) (`loadTurns({ from, to })`), read 1,000 ids a batch. A batch
+   * of 1,000 ids that holds no turn switches to the listing of turn keys (once; see `loadOlder`), so
+   * a hostile header claiming turn 9,999,999,998 over no records costs 1,000 reads and one listing,
+   * not 10^7 batches; a dense history is read by ids, 100 batches at 100,000 turns.
+   */
+  async function loadRange(meta: Meta, from: number, to: number): Promise<TurnRecord[]> {
+    const end = Math.min(to, (meta.header?.sealed ?? -1) + 1)
+    const out: TurnRecord[] = []
+    for (let at = from; at < end; ) {
+      const ids = range(at, Math.min(end, at + 1000))
+      const [turns, keys] = await readTurns(meta, ids)
+      out.push(...checked(turns, keys))
+      at += ids.length
+      if (!turns.length && at < end) {
+        const listed = await listTurns(meta)
+        const rest = listed.filter((id) => id >= at && id < end)
+        for (let i = 0; i < rest.length; i += 1000) {
+          const [more, moreKeys] = await readTurns(meta, rest.slice(i, i + 1000))
+          out.push(...checked(more, moreKeys))
+        }
+        break
+      }
+    }
+    return out
+  }
+
+  /** Sealed turn ids found by listing the turn keys, ascending; listed once per `sealed` (cost: the turns that exist). */
+  async function listTurns(meta: Meta): Promise<number[]> {
+    const sealed = meta.header?.sealed ?? -1
+    if (meta.listed?.sealed !== sealed) {
+      const ids: number[] = []
+      // Keys of turn ids are zero-padded to 10 digits: listing order is id order. A key that is not
+      // a turn id's is skipped here (and a record that is not its turn's is refused by readTurns).
+      for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
+        page = await db.list(dataKey(meta, 't'), { cursor })
+        for (const k of page.keys) {
+          const id = Number(decodeKey(k).at(-1))
+          if (Number.isInteger(id) && id >= 0) ids.push(id)
+        }
+      }
+      meta.listed = { sealed, ids }
+    }
+    return meta.listed.ids
+  }
+
   /**
    * The (up to) 100 existing turns just below `before`, validated by the state schema's turn schema;
    * an error names its record. Turn ids may have gaps (a hand-edited or hostile record, turns of a
@@ -370,21 +446,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   async function loadOlder(meta: Meta, before: number): Promise<TurnRecord[]> {
     let [turns, keys] = await readTurns(meta, range(Math.max(0, before - 100), before))
     if (!turns.length && before > 100) {
-      const sealed = meta.header?.sealed ?? -1
-      if (meta.listed?.sealed !== sealed) {
-        const ids: number[] = []
-        // Keys of turn ids are zero-padded to 10 digits: listing order is id order. A key that is not
-        // a turn id's is skipped here (and a record that is not its turn's is refused by readTurns).
-        for (let cursor: string | undefined, page; !page || cursor; cursor = page.cursor) {
-          page = await db.list(dataKey(meta, 't'), { cursor })
-          for (const k of page.keys) {
-            const id = Number(decodeKey(k).at(-1))
-            if (Number.isInteger(id) && id >= 0) ids.push(id)
-          }
-        }
-        meta.listed = { sealed, ids }
-      }
-      const { ids } = meta.listed
+      const ids = await listTurns(meta)
       // Binary search for the first listed id >= before: the 100 ids below it are the next page.
       let lo = 0
       for (let hi = ids.length; lo < hi; ) {
@@ -393,14 +455,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
       }
       ;[turns, keys] = await readTurns(meta, ids.slice(Math.max(0, lo - 100), lo))
     }
-    return turns.map((turn, i) => {
-      try {
-        // 72 levels, as fromJSON reads a state (see ParseLimits.maxDepth).
-        return parse(TurnRecordSchema, turn, 'turn', 'invalid_state', { maxDepth: 72 })
-      } catch (error) {
-        throw corrupt(keys[i]!, (error as Error).message)
-      }
-    })
+    return checked(turns, keys)
   }
 
   async function write(ctx: Context, meta: Meta): Promise<void> {

@@ -86,7 +86,7 @@ describe('agent.send', () => {
     const seen: string[] = []
     const { agent, store } = setup(async function* (event, ctx) {
       seen.push(`${event.type}@${ctx.currentTurnId}`)
-      yield* echo(event, ctx, { signal: new AbortController().signal, sessionId: 's' }) as AsyncIterable<AgentEvent>
+      yield* echo(event, ctx, { signal: new AbortController().signal, sessionId: 's', attempt: 1 }) as AsyncIterable<AgentEvent>
     })
     const events = await collect(agent.send('s', text('hi')))
     expect(events.map((e) => [e.type, e.turn, e.data.text])).toEqual([
@@ -216,7 +216,7 @@ describe('agent.send', () => {
     expect(texts(await collect(agent.send('s', text('b'))))).toEqual(['name=Ada'])
   })
 
-  it('turns a save conflict into an ErrorEvent (code conflict) and starts the next event from the store', async () => {
+  it('with conflictRetries 0, turns a save conflict into an ErrorEvent (code conflict) and starts the next event from the store', async () => {
     const gate = deferred()
     const adapter = memoryStorage()
     const handler: AgentHandler = async function* (event, ctx) {
@@ -225,7 +225,7 @@ describe('agent.send', () => {
       ctx.setData('last', event.data.text)
       yield say(event.data.text)
     }
-    const one = createAgent({ store: createContextStore(adapter, { channel: false }), handler })
+    const one = createAgent({ store: createContextStore(adapter, { channel: false }), handler, conflictRetries: 0 })
     const two = createAgent({ store: createContextStore(adapter, { channel: false }), handler })
     await collect(one.send('s', text('first')))
     const slow = collect(one.send('s', text('slow'))) // loaded at rev 1, held

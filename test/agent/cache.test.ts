@@ -93,7 +93,7 @@ describe('the idle-context cache', () => {
     expect(calls.load).toBe(2)
   })
 
-  it('a conflict (another writer saved during the turn) drops the cached context too', async () => {
+  it('a conflict (another writer saved during the turn) drops the cached context too (conflictRetries 0)', async () => {
     const adapter = memoryStorage()
     const other = createContextStore(adapter, { channel: false })
     const racing: AgentHandler = async function* (event, ctx) {
@@ -103,9 +103,9 @@ describe('the idle-context cache', () => {
         await other.save(theirs)
         ctx.setData('note', 'mine')
       }
-      yield* handler(event, ctx, { signal: new AbortController().signal, sessionId: 's' }) as AsyncIterable<AgentEvent>
+      yield* handler(event, ctx, { signal: new AbortController().signal, sessionId: 's', attempt: 1 }) as AsyncIterable<AgentEvent>
     }
-    const agent = createAgent({ store: createContextStore(adapter, { channel: false }), handler: racing })
+    const agent = createAgent({ store: createContextStore(adapter, { channel: false }), handler: racing, conflictRetries: 0 })
     await collect(agent.send('s', text('hi')))
     expect(texts(await collect(agent.send('s', text('race'))))).toEqual(['turn 2 note mine', 'error:conflict'])
     expect(texts(await collect(agent.send('s', text('hi'))))).toEqual(['turn 2 note theirs'])
@@ -138,7 +138,7 @@ describe('the idle-context cache', () => {
           c.setData('note', 'task')
         }, { name: 'slow' })
       }
-      yield* handler(event, ctx, { signal: new AbortController().signal, sessionId: 's' }) as AsyncIterable<AgentEvent>
+      yield* handler(event, ctx, { signal: new AbortController().signal, sessionId: 's', attempt: 1 }) as AsyncIterable<AgentEvent>
     }
     const inner = createContextStore(memoryStorage(), { channel: false })
     let loads = 0
