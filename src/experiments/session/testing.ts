@@ -144,7 +144,8 @@ export class Testing {
   setOutcome(name: string, value: OutcomeValue): OutcomeValue {
     const outcome = this.#outcome(name)
     if (!fitsType(outcome.type, value)) {
-      throw invalid(`outcomes.${name}`, `must be of type ${outcome.type}`)
+      // A number is shown (1.5, NaN, 9007199254740992 say what is wrong); any other value only by its type.
+      throw invalid(`outcomes.${name}`, `must be of type ${outcome.type}, not ${typeof value === 'number' ? value : value === null ? 'null' : typeof value}`)
     }
     const previous = outcome.value
     outcome.value = toJson(value) as OutcomeValue // -0 stored as 0, as JSON will read it back

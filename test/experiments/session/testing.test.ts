@@ -163,6 +163,61 @@ describe('outcomes', () => {
     expect(ctx.getOutcome('o')).toBe(before)
   })
 
+  it.each([
+    ['integer', 1.5, 'not 1.5'],
+    ['integer', 2 ** 53, 'not 9007199254740992'],
+    ['integer', -(2 ** 53), 'not -9007199254740992'],
+    ['integer', NaN, 'not NaN'],
+    ['float', NaN, 'not NaN'],
+    ['float', -Infinity, 'not -Infinity'],
+    ['float', 10n, 'not bigint'],
+    ['string', null, 'not null'],
+    ['boolean', 'secret-ish text', 'not string'],
+  ] as [OutcomeType, unknown, string][])('the error for a %s set to %s names the outcome and says what was given (%s), never echoing a string', (type, value, given) => {
+    const ctx = new Context()
+    ctx.addOutcome('checkout_total', type)
+    const e = thrown(() => ctx.setOutcome('checkout_total', value as number))
+    expect(e.message).toBe(`outcomes.checkout_total: must be of type ${type}, ${given}`)
+    expect(e.message).not.toMatch(/secret-ish/)
+  })
+
+  it('an integer takes every safe integer, up to ±(2^53 - 1); a float takes integers and any finite number', () => {
+    const ctx = new Context()
+    ctx.addOutcomes([
+      { name: 'i', type: 'integer' },
+      { name: 'f', type: 'float' },
+    ])
+    for (const n of [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 0, -1]) {
+      ctx.setOutcome('i', n)
+      expect(Context.fromJSON(JSON.stringify(ctx)).getOutcome('i')).toBe(n)
+    }
+    for (const x of [Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, 1e-300, 7]) {
+      ctx.setOutcome('f', x)
+      expect(Context.fromJSON(JSON.stringify(ctx)).getOutcome('f')).toBe(x)
+    }
+  })
+
+  it('a float counter at Number.MAX_VALUE triggers to itself (x + 1 rounds back), never to Infinity', () => {
+    const ctx = new Context()
+    ctx.addOutcome('f', 'float')
+    ctx.setOutcome('f', Number.MAX_VALUE)
+    expect(ctx.triggerOutcome('f')).toBe(Number.MAX_VALUE)
+  })
+
+  it('set, trigger and reset each return what the issue says (previous, new, previous), for every type', () => {
+    const ctx = new Context()
+    ctx.addOutcomes([
+      { name: 'b', type: 'boolean' },
+      { name: 'i', type: 'integer' },
+      { name: 'f', type: 'float' },
+      { name: 's', type: 'string' },
+    ])
+    expect([ctx.setOutcome('b', false), ctx.triggerOutcome('b'), ctx.resetOutcome('b'), ctx.getOutcome('b')]).toEqual([false, true, true, false])
+    expect([ctx.setOutcome('i', 41), ctx.triggerOutcome('i'), ctx.resetOutcome('i'), ctx.getOutcome('i')]).toEqual([0, 42, 42, 0])
+    expect([ctx.setOutcome('f', 0.25), ctx.triggerOutcome('f'), ctx.resetOutcome('f'), ctx.getOutcome('f')]).toEqual([0, 1.25, 1.25, 0])
+    expect([ctx.setOutcome('s', 'gold'), ctx.setOutcome('s', 'silver'), ctx.resetOutcome('s'), ctx.getOutcome('s')]).toEqual(['', 'gold', 'silver', ''])
+  })
+
   it('regression: setOutcome stores -0 as 0, as JSON reads it back', () => {
     const ctx = new Context()
     ctx.addOutcome('f', 'float')
