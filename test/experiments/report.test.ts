@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../src/errors.js'
 import { buildReport, relativeLift, sampleRatio } from '../../src/experiments/report.js'
@@ -100,6 +101,44 @@ describe('buildReport: against values worked by hand', () => {
     const err = thrown(() => buildReport(example({ outcomes: [{ spend: { n: 1, sum: 1, sumSq: 0 } }, {}] })))
     expect(err).toBeInstanceOf(ValidationError)
     expect(err.path).toBe('outcomes[0].spend.sumSq')
+  })
+})
+
+describe('buildReport: properties', () => {
+  it('property: for any 2–4 options of boolean and numeric outcomes, plain JSON, p in [0, 1], chances summing to 1', () => {
+    const option = fc.record({
+      weight: fc.oneof(fc.constant(0), fc.double({ min: 0.01, max: 10, noNaN: true })),
+      n: fc.integer({ min: 0, max: 5000 }),
+      rate: fc.double({ min: 0, max: 1, noNaN: true }),
+      mean: fc.double({ min: -1e3, max: 1e3, noNaN: true }),
+      sd: fc.double({ min: 0, max: 1e3, noNaN: true }),
+    })
+    fc.assert(
+      fc.property(fc.array(option, { minLength: 2, maxLength: 4 }), fc.integer({ min: 0, max: 300 }), (os, minSamples) => {
+        const r = buildReport({
+          test: 't',
+          options: os.map((o, i) => ({ value: `v${i}`, weight: o.weight })),
+          sessions: os.map((o) => o.n),
+          outcomes: os.map((o) => {
+            const k = Math.round(o.n * o.rate)
+            return { converted: bool(k, o.n), spend: { n: o.n, sum: o.n * o.mean, sumSq: o.n * (o.sd * o.sd + o.mean * o.mean) } }
+          }),
+          stop: { maxConfidence: 95, targetOutcome: 'converted' },
+          minSamples,
+        })
+        expect(JSON.parse(JSON.stringify(r))).toEqual(r)
+        for (const name of ['converted', 'spend']) {
+          const chances = r.options.flatMap((o) => (o.outcomes[name]!.chanceToBeBest === null ? [] : [o.outcomes[name]!.chanceToBeBest!]))
+          if (chances.length > 0) expect(Math.abs(chances.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-9)
+          for (const o of r.options) {
+            const p = o.outcomes[name]!.pValue
+            if (p !== null) expect(p >= 0 && p <= 1).toBe(true)
+          }
+        }
+        expect(r.sampleRatio.pValue >= 0 && r.sampleRatio.pValue <= 1).toBe(true)
+      }),
+      { numRuns: 60 },
+    )
   })
 })
 
