@@ -18,6 +18,7 @@ export type ContextErrorCode =
   | 'provider' // an LLM provider answered with an error or broke its stream
   | 'timeout' // a deadline passed: an AbortedError with reason timeout (a task's timeout, maxTime, AbortSignal.timeout)
   | 'aborted' // an AbortedError cancelled or interrupted
+  | 'delivery' // a webhook (agentctx/experiments) was not delivered after its retries
 
 /** Base class of every error agentctx throws on purpose. */
 export class ContextError extends Error {

@@ -1,4 +1,4 @@
-import { Context, internals, type ContextRuntime } from '../context.js'
+import { Context, internals, type ContextConfig, type ContextRuntime } from '../context.js'
 import { AbortedError, abortReason } from '../abort.js'
 import { ContextConflictError, invalid } from '../errors.js'
 import type { Json, JsonObject } from '../state/json.js'
@@ -38,6 +38,8 @@ export interface SendOptions {
   signal?: AbortSignal
   /** The platform's `waitUntil`: given the turn and every background task it starts, with the save after each. */
   waitUntil?: (promise: Promise<unknown>) => void
+  /** The HTTP request this event came in, for `init` when the session is new (`fetch` passes its own). */
+  request?: Request
 }
 
 /** Options of `createAgent`. */
@@ -89,6 +91,21 @@ export interface AgentOptions {
    */
   onError?: (error: unknown, request: Request) => void
   /**
+   * The config of a NEW session's context (`agentId`, `environment`, `functionId`, `assignmentKey`,
+   * `data`…), called once, when an event arrives for a session the store does not have. `request`
+   * is the HTTP request when the event came through `fetch` (its body already read: headers, URL),
+   * `undefined` through `send` unless `SendOptions.request` is given. Sync or async. The context's
+   * ids are the session id: `id`, `contextId` and `sessionId` are refused, and so are `variables`
+   * (runtime only, never stored: they would be gone at the next load; use the agent's `variables`).
+   * If it throws (or returns a bad config) the session is not created and nothing is saved: the
+   * stream of `send` rejects with the error, and `fetch` answers a generic 500 and gives the error
+   * to `onError`, as for `authorize`.
+   *
+   * @example
+   * init: (sessionId, request) => ({ agentId: 'support', assignmentKey: userIdOf(request) })
+   */
+  init?: (sessionId: string, request?: Request) => ContextConfig | Promise<ContextConfig>
+  /**
    * When a turn's save gets a `ContextConflictError` (another agent instance saved the session
    * first), the turn runs again on the stored version, at most this many times: the session is
    * loaded again and the handler runs again for the same event, with `turn.attempt` 2, 3, …; the
@@ -97,6 +114,21 @@ export interface AgentOptions {
    * turn is not stored. Default 3; 0 keeps a handler from ever running twice for one event.
    */
   conflictRetries?: number
+  /**
+   * Cross-session A/B tests (`createExperiments(adapter)` from `agentctx/experiments`): before the
+   * handler runs, the conclusions of concluded tests are attached to the session; after each saved
+   * turn, the session is recorded and its tests evaluated, in the background (given to `waitUntil`).
+   * A failure never fails the turn: it goes to `onBackgroundEvent` as an `ErrorEvent` tagged
+   * `background: { task: 'experiments' }`.
+   */
+  experiments?: AgentExperiments
+}
+
+/** What the agent calls of `createExperiments(...)`: structural, so `agentctx/agent` does not bundle `agentctx/experiments`. */
+export interface AgentExperiments {
+  attach(ctx: Context): Promise<unknown>
+  record(ctx: Context): Promise<{ recorded: string[] }>
+  evaluate(test: string): Promise<unknown>
 }
 
 /** An agent: sessions in a store, a handler per event, and a standard `fetch` entry point. */
@@ -130,6 +162,12 @@ interface Run {
   stopped?: { reason: unknown }
   /** Rejects what the runtime is waiting on in the handler (see `untilStopped`). */
   onStop?: (reason: unknown) => void
+  /** Given to `init` for a new session. */
+  request?: Request
+  /** Settled once the session is open (with `init`'s error when it threw): `fetch` waits for it before answering. */
+  opened?: { resolve(): void; reject(error: unknown): void }
+  /** `init` threw: the stream rejects with this error once closed. */
+  initFailure?: { error: unknown }
 }
 
 interface Session {
@@ -235,6 +273,7 @@ export function createAgent(options: AgentOptions): Agent {
   if (!Number.isInteger(retries) || retries < 0) throw invalid('conflictRetries', 'must be an integer >= 0')
   const cors = corsPolicy(options.cors)
   if (options.authorize !== undefined && typeof options.authorize !== 'function') throw invalid('authorize', 'must be a function')
+  if (options.experiments !== undefined && typeof options.experiments?.record !== 'function') throw invalid('experiments', 'must be createExperiments(adapter)')
   const sessions = new Map<string, Session>()
   /** The idle sessions with a cached context, least recently used first (a Map keeps insertion order). */
   const idle = new Map<string, Session>()
@@ -273,7 +312,7 @@ export function createAgent(options: AgentOptions): Agent {
     return s.tail
   }
 
-  async function open(s: Session, id: string): Promise<{ ctx: Context; isNew: boolean }> {
+  async function open(s: Session, id: string, run: Run): Promise<{ ctx: Context; isNew: boolean }> {
     const cached = s.ctx
     // Busy since it was last loaded (events back to back, tasks running): it is the context this
     // agent is saving, and its tasks may be changing it, so it is used as is, as it always was.
@@ -282,9 +321,25 @@ export function createAgent(options: AgentOptions): Agent {
     s.idle = false
     // Idle: one header read says whether the cached context is still the stored one.
     const loaded = cached ? await store.refresh(cached, runtime) : await store.load(id, runtime)
-    const ctx = loaded ?? Context.init(startLabel, { contextId: id, sessionId: id }, runtime)
+    const ctx = loaded ?? (await create(id, run))
     s.ctx = ctx
     return { ctx, isNew: !loaded }
+  }
+
+  /** A new session's context, from `init`'s config when there is an `init`; its failure is kept on the run. */
+  async function create(id: string, run: Run): Promise<Context> {
+    if (!options.init) return Context.init(startLabel, { contextId: id, sessionId: id }, runtime)
+    try {
+      const config = await options.init(id, run.request)
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw invalid('init()', 'must return a ContextConfig object')
+      for (const key of ['id', 'contextId', 'sessionId', 'variables']) {
+        if (key in config) throw invalid(`init().${key}`, key === 'variables' ? 'variables are runtime only, never stored: give them to createAgent' : 'is the session id, set by the agent')
+      }
+      return Context.init(startLabel, { ...config, contextId: id, sessionId: id }, runtime)
+    } catch (error) {
+      run.initFailure = { error }
+      throw error
+    }
   }
 
   /** Where a background task's events go: the streaming run, else the callback. */
@@ -293,7 +348,8 @@ export function createAgent(options: AgentOptions): Agent {
     else options.onBackgroundEvent?.(id, event)
   }
 
-  function send(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): AsyncIterable<AgentEvent> {
+  /** `send`, and a promise `fetch` awaits: settled once the session is open, rejected with `init`'s error. */
+  function start(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): { events: AsyncIterable<AgentEvent>; opened: Promise<void> } {
     if (typeof sessionId !== 'string' || !sessionId) throw invalid('sessionId', 'must be a non-empty string')
     const event = input instanceof AgentEvent ? input : eventFromJSON(input)
     const s = session(sessionId)
@@ -301,7 +357,11 @@ export function createAgent(options: AgentOptions): Agent {
       for (const r of s.runs) interrupt(r, interruption('interrupted by a new event'))
       attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
-    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>() }
+    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>(), request: sendOptions.request }
+    // Without `init` nothing can fail before the stream: `fetch` answers at once, as it always did.
+    let opened = Promise.resolve()
+    if (options.init) opened = new Promise<void>((resolve, reject) => (run.opened = { resolve, reject }))
+    opened.catch(() => {}) // `send` alone never reads it: no unhandled rejection
     s.runs.add(run)
     const caller = sendOptions.signal
     const onCallerAbort = () => interrupt(run, interruption("interrupted by the caller's signal", caller!.reason))
@@ -309,7 +369,17 @@ export function createAgent(options: AgentOptions): Agent {
     caller?.addEventListener('abort', onCallerAbort, { once: true })
     const queued = queue(s, () => turn(sessionId, s, event, run, sendOptions.waitUntil).finally(() => caller?.removeEventListener('abort', onCallerAbort)))
     sendOptions.waitUntil?.(queued)
-    return run.output.iterable
+    const events = {
+      async *[Symbol.asyncIterator]() {
+        yield* run.output.iterable
+        if (run.initFailure) throw run.initFailure.error
+      },
+    }
+    return { events, opened }
+  }
+
+  function send(sessionId: string, input: AgentEvent | Json, sendOptions?: SendOptions): AsyncIterable<AgentEvent> {
+    return start(sessionId, input, sendOptions).events
   }
 
   async function turn(id: string, s: Session, event: AgentEvent, run: Run, waitUntil?: SendOptions['waitUntil']): Promise<void> {
@@ -320,7 +390,8 @@ export function createAgent(options: AgentOptions): Agent {
     try {
       for (let tries = 1; ; tries++) {
         try {
-          const opened = await open(s, id)
+          const opened = await open(s, id, run)
+          run.opened?.resolve()
           ctx = opened.ctx
           internals(ctx).setTaskSink({
             emit: (value, task) => {
@@ -337,13 +408,16 @@ export function createAgent(options: AgentOptions): Agent {
             waitUntil,
             onSettled: () => saveLater(id, s),
           })
+          if (options.experiments) await experiments(id, (x) => x.attach(ctx!))
           if (opened.isNew) await runHandler(ctx, new StartEvent(), run, id, false, tries)
           if (!(event instanceof StartEvent && opened.isNew)) await runHandler(ctx, event, run, id, true, tries)
         } catch (error) {
           // Not the handler's error (that one is recorded as the turn's output): the runtime's own,
-          // the load or the recording of the turn failed.
+          // the load or the recording of the turn failed. `init`'s error is the caller's: the
+          // stream rejects with it (fetch: a 500), it is not an event of a session that never was.
           failed = true
-          output.push(ErrorEvent.fromError(error))
+          if (run.initFailure) run.opened?.reject(error)
+          else output.push(ErrorEvent.fromError(error))
         }
         try {
           if (ctx && !s.deleted) await store.save(ctx)
@@ -365,11 +439,17 @@ export function createAgent(options: AgentOptions): Agent {
           output.push(new AgentEvent('retry', { attempt: tries + 1, code: error.code }))
         }
       }
+      const saved = ctx
+      if (options.experiments && saved && !failed && !s.deleted) {
+        const recorded = experiments(id, async (x) => Promise.all((await x.record(saved)).recorded.map((t) => x.evaluate(t))))
+        waitUntil?.(recorded)
+      }
     } finally {
       // A context a failed turn or save changed may differ from what is stored, and `refresh`
       // would keep its unsaved changes: drop it, so the next event starts from what is stored.
       if (failed && s.ctx === ctx) s.ctx = undefined
       s.running = undefined
+      run.opened?.resolve() // a failure before the session was open: the stream says it
       output.close()
       s.runs.delete(run)
       evict(id, s)
@@ -417,6 +497,16 @@ export function createAgent(options: AgentOptions): Agent {
     if (!ctx.labels.has(ctx.currentTurnId)) ctx.addLabel({ flow: startLabel.flow, node: event.type })
   }
 
+  /** Runs `work` with the experiments tracker; a failure goes to `onBackgroundEvent` as an `ErrorEvent`, never to the turn. */
+  async function experiments(id: string, work: (x: AgentExperiments) => Promise<unknown>): Promise<void> {
+    try {
+      await work(options.experiments!)
+    } catch (error) {
+      // Not on the turn's stream, even while one is running: the turn itself went fine.
+      attempt(() => options.onBackgroundEvent?.(id, ErrorEvent.fromError(error, { meta: { background: { task: 'experiments' } } })))
+    }
+  }
+
   /** After a background task settles, save what it changed (queued behind the session's runs). */
   function saveLater(id: string, s: Session): Promise<void> {
     return queue(s, async () => {
@@ -450,7 +540,7 @@ export function createAgent(options: AgentOptions): Agent {
     send,
     delete: remove,
     fetch: (request, _env, executionContext) =>
-      handleFetch(request, { agent, store, runtime, authorize: options.authorize, cors, onError: options.onError }, executionContext),
+      handleFetch(request, { agent: { start, delete: remove }, store, runtime, authorize: options.authorize, cors, onError: options.onError }, executionContext),
   }
   return agent
 }
