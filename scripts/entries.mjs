@@ -40,6 +40,11 @@ const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', bu
 export const entries = [
   core,
   ...['indexeddb', 'local', 'cloudflare-kv', 'durable-object', 'unstorage'].map(storage),
+  // sqlStorage: 2.1 KB, over the 1.5 of the others: it carries the SQL of two dialects (0.6 KB: table,
+  // range listing, JSON-array batches, conditional writes), key checks SQL text needs (lone
+  // surrogates, NUL, PostgreSQL's 2,048 bytes), batches chunked for D1's 2 MB parameters, and the
+  // compare-and-set retry on 40001.
+  { ...storage('sql'), addsToCore: 2.25 * KB },
   ...['openai', 'anthropic', 'gemini'].map(provider),
   { specifier: 'agentctx/agent', input: 'src/agent/index.ts', output: 'agent/index', budget: 0, addsToCore: 6 * KB },
   // mockProvider, for users' own tests (never in an app's bundle): 2.1 KB, about 0.9 KB for the script

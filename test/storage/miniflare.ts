@@ -24,12 +24,12 @@ export async function bundleWorker(entry: string, platform: keyof typeof CONDITI
 
 /**
  * Bundles `entry` (a module Worker, TypeScript allowed) with esbuild the way wrangler would, and
- * starts it in workerd through miniflare 3 with the given KV and Durable Object bindings. Returns the running Miniflare;
+ * starts it in workerd through miniflare 3 with the given KV, Durable Object and D1 bindings. Returns the running Miniflare;
  * call `dispose()` when done.
  */
 export async function startWorker(
   entry: string,
-  bindings: { kvNamespaces?: string[]; durableObjects?: Record<string, string | { className: string; useSQLite?: boolean }> },
+  bindings: { kvNamespaces?: string[]; durableObjects?: Record<string, string | { className: string; useSQLite?: boolean }>; d1Databases?: string[] },
 ): Promise<Miniflare> {
   const mf = new Miniflare({ ...bindings, modules: true, script: await bundleWorker(entry), compatibilityDate: '2024-09-23' })
   await mf.ready
