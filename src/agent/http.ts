@@ -22,9 +22,16 @@ export type Authorize = (request: Request, session: { sessionId: string }) => bo
 
 /** What `handleFetch` needs of the agent. */
 export interface HttpDeps {
-  /** The agent's `send` and `delete` (typed here, not imported from agent.ts, which imports this file: no cycle). */
+  /**
+   * The agent's `send`, with the promise that settles once the session is open (rejected with the
+   * error of `init`), and `delete` (typed here, not imported from agent.ts, which imports this file: no cycle).
+   */
   agent: {
-    send(sessionId: string, event: AgentEvent, options: { signal?: AbortSignal; waitUntil?: (promise: Promise<unknown>) => void }): AsyncIterable<AgentEvent>
+    start(
+      sessionId: string,
+      event: AgentEvent,
+      options: { signal?: AbortSignal; waitUntil?: (promise: Promise<unknown>) => void; request?: Request },
+    ): { events: AsyncIterable<AgentEvent>; opened: Promise<void> }
     delete(sessionId: string): Promise<boolean>
   }
   store: ContextStore
@@ -85,7 +92,7 @@ export function sseFrame(event: AgentEvent): string {
  * `Allow` for a wrong method, 415 for a POST that is not `application/json` (or `+json`, charset
  * UTF-8 if given), 413 for a `Content-Length` over 1 MiB, then `authorize` (403, or its `Response`),
  * then the body read (413 past 1 MiB, 400 if not UTF-8) and the event (400 naming the field). Any
- * other failure (`authorize` or the store throwing) is a 500 "internal error", whose error goes to
+ * other failure (`authorize`, the agent's `init` or the store throwing) is a 500 "internal error", whose error goes to
  * `onError` and never into the answer. The executionContext's `waitUntil` gets the turn and every
  * background task. With `cors`, every answer gets `Access-Control-Allow-Origin` for an allowed origin.
  */
@@ -169,13 +176,17 @@ async function post(request: Request, id: string, deps: HttpDeps, executionConte
     return error(400, 'invalid_argument', 'event: not valid UTF-8')
   }
   const waitUntil = executionContext ? (p: Promise<unknown>) => executionContext.waitUntil(p) : undefined
-  const events = deps.agent.send(id, event, { signal: request.signal, waitUntil })
+  const { events, opened } = deps.agent.start(id, event, { signal: request.signal, waitUntil, request })
+  // A new session's `init` threw: no session, and the caller gets the 500 (the error to `onError`).
+  await opened
   const encoder = new TextEncoder()
   const it = events[Symbol.asyncIterator]()
   // Pulled one event at a time; cancelling (the client went away) stops the stream, not the turn.
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const step = await it.next()
+      // The stream rejects only with an `init` error, and that is awaited above; but a turn retried
+      // after a conflict may create the session again (deleted meanwhile): an error frame, not a cut.
+      const step = await it.next().catch((e: unknown) => ({ done: false as const, value: ErrorEvent.fromError(e) }))
       if (step.done) controller.close()
       else controller.enqueue(encoder.encode(sseFrame(step.value)))
     },
