@@ -65,7 +65,7 @@ function runner(client: RedisClientLike): Run {
   type Call = (script: string, keys: string[], args: string[]) => Promise<unknown>
   let byText: Call
   let bySha: Call | undefined
-  const c = client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+  const c = (client ?? {}) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
   if (typeof client === 'function') byText = client
   else if (isFn(c.evalSha)) {
     // node-redis: `evalSha` in camelCase is its own spelling.

@@ -70,7 +70,7 @@ export function redisClients(): RedisClients {
     await upstash?.close()
     await server?.stop()
   })
-  const client = (name: ClientName): RedisClientLike => (name === 'ioredis' ? io! : name === 'node-redis' ? (node as unknown as RedisClientLike) : rest!)
+  const client = (name: ClientName): RedisClientLike => (name === 'ioredis' ? io! : name === 'node-redis' ? node! : rest!)
   const make = async (name: ClientName, options?: RedisStorageOptions) => {
     await raw!.flushdb()
     return redisStorage(client(name), options)
@@ -93,7 +93,7 @@ export function redisClients(): RedisClients {
         c.on('error', () => {})
         await c.connect()
         extra.push(() => c.quit().catch(() => {}))
-        return redisStorage(c as unknown as RedisClientLike, options)
+        return redisStorage(c, options)
       }
       return redisStorage(new UpstashRedis({ url: upstash!.url, token: upstash!.token, retry: false, enableTelemetry: false }), options)
     },

@@ -35,10 +35,11 @@ async function freePort(): Promise<number> {
 /**
  * Starts `redis-server` on a free loopback port with persistence off (`--save ''`,
  * `--appendonly no`: nothing is written to disk), and waits until it accepts connections.
+ * `extraArgs` go after those (`['--cluster-enabled', 'yes', …]`).
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
   const port = await freePort()
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
