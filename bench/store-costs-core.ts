@@ -9,6 +9,11 @@
  * alternate round by round, so drift and GC hit both alike. Figures are medians (the bound is
  * checked on them) and the best round, which other processes on a busy machine disturb least.
  *
+ * `ctx.getTurn(id)` of old turns (not in memory: one record read each) at 10,000 and at 100,000 turns,
+ * timed on a loaded context before `loadTurns`: 1,000 ids spread over the history (after 50 untimed),
+ * the mean per call per round, each call checked to read one record (a counting adapter). Constant
+ * work makes the ratio about 1; the bound is 2.
+ *
  * `store.list()` walked to its end: 1,000 contexts of 10 turns, 1,000 contexts of 100 turns (10×
  * the records, the same contexts: a list that reads only headers takes the same time) and 10,000
  * contexts of 10 turns (10× the contexts: about 10× the time).
@@ -16,7 +21,7 @@
 import { Context } from '../src/context.js'
 import type { StorageAdapter } from '../src/storage/adapter.js'
 import { createContextStore, type ContextStore } from '../src/storage/store.js'
-import { addTurns } from '../test/storage/store-helpers.js'
+import { addTurns, counting } from '../test/storage/store-helpers.js'
 
 /** Options of `costsBench`. */
 export interface CostsBenchOptions {
@@ -42,6 +47,8 @@ export interface CostsBenchResult {
   loadRatio: number
   /** Median `delete` at 100,000 turns ÷ at 10,000 (bound: <= 12). */
   deleteRatio: number
+  /** Median `getTurn` of an old turn at 100,000 turns ÷ at 10,000 (bound: <= 2: one record read at either size). */
+  getTurnRatio: number
   /** Median `list` of 1,000 contexts of 100 turns ÷ of 10 turns (records do not count: about 1). */
   listRecordsRatio: number
   /** Median `list` of 10,000 contexts ÷ of 1,000 contexts (about 10). */
@@ -66,15 +73,31 @@ export async function costsBench(o: CostsBenchOptions): Promise<CostsBenchResult
   const log = o.log ?? (() => {})
   // Built once: the JSON of each size, restored into a fresh Context per round (a save needs one whose store never saw it).
   const templates = SIZES.map((n) => build(`c${n}`, n).toJSON())
-  const t = { load: SIZES.map(() => [] as number[]), del: SIZES.map(() => [] as number[]) }
+  const t = { load: SIZES.map(() => [] as number[]), del: SIZES.map(() => [] as number[]), get: SIZES.map(() => [] as number[]) }
   const round = async (k: number, timed: boolean) => {
     const adapter = await o.make()
     const store = createContextStore(adapter, { channel: false })
     await store.save(Context.fromJSON(templates[k]!))
     if (o.settle) await new Promise((resolve) => setTimeout(resolve, o.settle))
     const ctx = (await store.load(`c${SIZES[k]}`))!
+    // Old turns spread over the history below the 20 in memory, through a store on a counting
+    // adapter (checked: one record read per call); 50 calls to warm up, then 1,000 timed.
+    const counted = counting(adapter)
+    const reader = (await createContextStore(counted, { channel: false }).load(`c${SIZES[k]}`))!
+    const ids = Array.from({ length: 1_050 }, (_, i) => 1 + Math.floor(((SIZES[k]! - 40) * i) / 1_050))
+    const read = async (list: number[]) => {
+      for (const id of list) if ((await reader.getTurn(id))?.request?.text !== `q${id}`) throw new Error(`getTurn(${id}) did not find turn ${id}`)
+    }
+    await read(ids.slice(1_000))
     gc()
+    counted.reset()
     let t0 = now()
+    await read(ids.slice(0, 1_000))
+    const get = (now() - t0) / 1_000
+    if (counted.counts.reads !== 1_000 || counted.counts.lists) throw new Error(`1,000 getTurn calls read ${counted.counts.reads} records and listed ${counted.counts.lists} times`)
+    if (reader.requests.get(ids[0]!)) throw new Error('getTurn kept a turn in memory')
+    gc()
+    t0 = now()
     const loaded = await ctx.loadTurns({ all: true })
     const load = now() - t0
     gc()
@@ -86,6 +109,7 @@ export async function costsBench(o: CostsBenchOptions): Promise<CostsBenchResult
     if (timed) {
       t.load[k]!.push(load)
       t.del[k]!.push(del)
+      t.get[k]!.push(get)
     }
   }
   log(`loadTurns / delete: ${o.rounds} rounds per size, after 1 warm-up`)
@@ -136,6 +160,7 @@ export async function costsBench(o: CostsBenchOptions): Promise<CostsBenchResult
   const ratio = (xs: number[][]) => median(xs[1]!) / median(xs[0]!)
   const loadRatio = ratio(t.load)
   const deleteRatio = ratio(t.del)
+  const getTurnRatio = ratio(t.get)
   const listRecordsRatio = median(l[1]!) / median(l[0]!)
   const listContextsRatio = median(l[2]!) / median(l[0]!)
   const verdict = (r: number) => `**${r.toFixed(1)}×** (≤ 12: ${r <= 12 ? 'ok' : 'OVER'})`
@@ -146,11 +171,16 @@ export async function costsBench(o: CostsBenchOptions): Promise<CostsBenchResult
     ...SIZES.map((n, k) => `| ${n.toLocaleString('en')} turns | ${ms(median(t.load[k]!))} | ${ms(Math.min(...t.load[k]!))} | ${ms(median(t.del[k]!))} | ${ms(Math.min(...t.del[k]!))} |`),
     `| **100,000 ÷ 10,000** | ${verdict(loadRatio)} | ${best(t.load).toFixed(1)}× | ${verdict(deleteRatio)} | ${best(t.del).toFixed(1)}× |`,
     '',
+    `| history | ctx.getTurn(old id), one record read: median per call | best |`,
+    `| --- | ---: | ---: |`,
+    ...SIZES.map((n, k) => `| ${n.toLocaleString('en')} turns | ${ms(median(t.get[k]!))} | ${ms(Math.min(...t.get[k]!))} |`),
+    `| **100,000 ÷ 10,000** | **${getTurnRatio.toFixed(2)}×** (≤ 2: ${getTurnRatio <= 2 ? 'ok' : 'OVER'}) | ${best(t.get).toFixed(2)}× |`,
+    '',
     `| store.list() to the end | records in the backend | median |`,
     `| --- | ---: | ---: |`,
     ...shapes.map((s, k) => `| ${s.contexts.toLocaleString('en')} contexts of ${s.turns} turns | ~${(s.contexts * (s.turns + 1)).toLocaleString('en')} | ${ms(median(l[k]!))} |`),
     `| 10× the records per context | | ${listRecordsRatio.toFixed(2)}× |`,
     `| 10× the contexts | | ${listContextsRatio.toFixed(2)}× |`,
   ]
-  return { markdown: rows.join('\n'), loadRatio, deleteRatio, listRecordsRatio, listContextsRatio }
+  return { markdown: rows.join('\n'), loadRatio, deleteRatio, getTurnRatio, listRecordsRatio, listContextsRatio }
 }

@@ -868,7 +868,7 @@ export class Context {
 
   /** A turn id given to `getTurn` / `loadTurns`, negative ones counted from the end (may resolve below 0). */
   #turnIndex(turnId: unknown, path: string): number {
-    if (!Number.isSafeInteger(turnId) || Math.abs(turnId as number) > MAX_TURN_ID + 1) {
+    if (!Number.isSafeInteger(turnId) || (turnId as number) > MAX_TURN_ID || (turnId as number) < -MAX_TURN_ID - 1) {
       throw invalid(path, `must be an integer from -${MAX_TURN_ID + 1} to ${MAX_TURN_ID}, got ${typeof turnId === 'number' ? turnId : typeof turnId}`)
     }
     const n = turnId as number

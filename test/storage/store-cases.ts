@@ -13,6 +13,7 @@ import { encodeKey, namespaced, type StorageAdapter } from '../../src/storage/ad
 import { createContextStore, type ContextStore, type ContextStoreOptions } from '../../src/storage/store.js'
 import { runCases, type Case, type CaseResult } from './conformance.js'
 import { faulty } from './faulty.js'
+import { turnsCases } from './turns-cases.js'
 import { memoryStorage } from '../../src/storage/memory.js'
 import { addTurns, canon, counting, gated, message, ok, rejects, runtime, same, sample, type BackendWrite } from './store-helpers.js'
 
@@ -880,6 +881,8 @@ export const storeCases: StoreCase[] = [
       same(await loadAll(storeOn(a), 'race'), ctx.toJSON(), 'the change made during the save is stored')
     },
   },
+  // Turns on demand and the writers' race (issue 11), on every backend of this suite.
+  ...turnsCases,
 ]
 
 /** Runs every case (or the named ones) against `h`; for runtimes without vitest (workerd). */
