@@ -51,4 +51,9 @@ export const entries = [
   // checker (every key of a reply checked, the error naming its path), 0.35 KB for the fault table and
   // 0.9 KB for the player (streams, aborts, records).
   { specifier: 'agentctx/test', input: 'src/test/index.ts', output: 'test/index', budget: 0, addsToCore: 2.25 * KB },
+  // Cross-session A/B tests (issue 10): +7.1 KB gzip. About half is the tracker (tracker, records
+  // checked on read, sharded aggregates, compare-and-set loop, webhook with retries: 11.3 KB
+  // minified), half the statistics (stop rules, mSPRT, report with lift intervals, chance to be best
+  // by integration, sample-ratio check: 9.5 KB minified). Held at 7.5 KB.
+  { specifier: 'agentctx/experiments', input: 'src/experiments/index.ts', output: 'experiments/index', budget: 0, addsToCore: 7.5 * KB },
 ].map((e) => ({ ...e, budget: e.budget || core.budget + e.addsToCore }))

@@ -30,6 +30,13 @@ describe('the core entry', () => {
   })
 })
 
+describe('the experiments entry', () => {
+  it('agentctx/experiments exports createExperiments, sequentialTest and WebhookError: keys, shards, records and rules stay inside', async () => {
+    const experiments = await import('../../src/experiments/index.js')
+    expect(Object.keys(experiments).sort()).toEqual(['WebhookError', 'createExperiments', 'sequentialTest'])
+  })
+})
+
 describe('package.json', () => {
   it('is an ESM package without side effects, with nanoid and valibot as runtime dependencies', () => {
     expect(pkg.name).toBe('agentctx')
