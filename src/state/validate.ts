@@ -84,9 +84,7 @@ export function parseJson<S extends v.GenericSchema>(schema: S, json: Json, root
   }
   const where = formatPath(segments, root) || '(root)'
   // A strict object's unknown key: say which, and the camelCase spelling when that is the mistake.
-  // A strict tuple's extra item has a number key (a stored option pair of three: issue 10).
-  const key = issue.path?.at(-1)?.key
-  const message = issue.expected === 'never' ? (typeof key === 'string' ? unknownKey(key) : 'one item too many') : issue.message
+  const message = issue.expected === 'never' ? unknownKey(issue.path?.at(-1)?.key as string) : issue.message
   throw new ValidationError(code, `${where}: ${message}`, { path: where })
 }
 

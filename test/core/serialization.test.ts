@@ -224,7 +224,7 @@ describe('fromJSON of malformed or hostile input', () => {
     ['an outcome value of the wrong type', edit((s) => (s.testing.outcomes.message_count.value = 1.5)), 'testing.outcomes.message_count'],
     ['an unknown outcome type', edit((s) => (s.testing.outcomes.message_count.type = 'counter')), 'testing.outcomes.message_count.type'],
     ['a drawn value that is not an option', edit((s) => (s.testing.tests.greeting_style.value = 'nope')), 'testing.tests.greeting_style'],
-    ['a negative weight', edit((s) => (s.testing.tests.greeting_style.options[1][1] = -1)), 'testing.tests.greeting_style.options[1][1]'],
+    ['a negative weight', edit((s) => (s.testing.tests.greeting_style.options[1][1] = -1)), 'testing.tests.greeting_style.options.hi_friend'],
     ['constraints out of range', edit((s) => (s.constraints.maxTokens = 0)), 'constraints.maxTokens'],
     ['serviceStates, which are never serialized', edit((s) => (s.frameworkData.serviceStates = {})), 'frameworkData.serviceStates'],
     ['an input relevance over 1', edit((s) => (s.inputs = [{ data: 'x', relevance: 2, tokens: 1 }])), 'inputs[0].relevance'],

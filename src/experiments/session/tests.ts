@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { checkKey, ContextError, invalid } from '../../errors.js'
+import { formatPath } from '../../state/json.js'
 import { int, parse, range } from '../../state/validate.js'
 import { chooseOption, hashBucket } from './hash.js'
 
@@ -42,17 +43,59 @@ export type TestRecord = {
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 
+/**
+ * Reads options as `[value, weight]` pairs (an object of weights as its entries): the pairs, copied,
+ * or where (segments below the options) and why they are not valid: distinct string values other than
+ * "__proto__", finite weights >= 0, and a positive finite sum. One check for `addTest` and for stored
+ * states, whose shape it also upgrades (an object of weights, written before issue 10).
+ */
+function readOptions(options: unknown): { pairs: [string, number][] } | { at: (string | number)[]; problem: string } {
+  if (!Array.isArray(options) && !isObject(options)) return { at: [], problem: 'must be an object of weights or an array of [value, weight] pairs' }
+  const entries: unknown[] = Array.isArray(options) ? options : Object.entries(options)
+  const pairs: [string, number][] = []
+  const seen = new Set<string>()
+  let total = 0
+  for (let i = 0; i < entries.length; i++) {
+    const pair = entries[i]
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || pair[0] === '__proto__') {
+      return { at: [i], problem: 'must be a [value, weight] pair, value a string (not "__proto__")' }
+    }
+    const [value, weight] = pair as [string, unknown]
+    if (seen.has(value)) return { at: [value], problem: 'is given twice' }
+    // `!(weight >= 0)` also catches NaN.
+    if (typeof weight !== 'number' || !(weight >= 0) || weight === Infinity) {
+      return { at: [value], problem: `the weight must be a finite number >= 0, not ${typeof weight === 'number' ? weight : typeof weight}` }
+    }
+    seen.add(value)
+    total += weight
+    pairs.push([value, weight + 0]) // -0 as 0, as JSON reads it back
+  }
+  if (!(total > 0)) return { at: [], problem: 'needs at least one option with a weight above 0' }
+  // Two weights of 1e308 sum to Infinity, and every normalized weight would be 0.
+  if (total === Infinity) return { at: [], problem: 'the weights sum past the largest number' }
+  return { pairs }
+}
+
+/**
+ * Schema of stored options, running `readOptions` (the way `record` in state/validate.ts runs its
+ * own loop): an issue with its path, or the pairs. Hand-written rather than valibot's
+ * unknown/transform/array/strictTuple/check pipe, which cost 0.3 KB gzip of the core entry.
+ */
+const OptionsSchema = {
+  ...v.custom<[string, number][]>(() => true),
+  '~run'(dataset: { value: unknown }) {
+    const read = readOptions(dataset.value)
+    if ('pairs' in read) return { typed: true, value: read.pairs }
+    // What parseJson reads of an issue (message, path keys), and no more: valibot's own parents only
+    // prepend their path item to it.
+    return { typed: false, value: dataset.value, issues: [{ message: read.problem, path: read.at.map((key) => ({ key })) }] }
+  },
+} as unknown as v.GenericSchema<[string, number][]>
+
 /** Schema of a test as stored. Declared as giving a `TestRecord`, as `OutcomeRecordSchema` is: its input may be the older object form. */
 export const TestRecordSchema = v.pipe(
   v.strictObject({
-    options: v.pipe(
-      v.unknown(),
-      // Written before issue 10 as an object of weights: read as its entries, in the order JavaScript gives them.
-      v.transform((o) => (isObject(o) ? Object.entries(o) : o)),
-      v.array(v.strictTuple([v.string(), range(0)])),
-      v.check((o) => o.some(([, w]) => w > 0), 'needs at least one option with a weight above 0'),
-      v.check((o) => new Set(o.map(([value]) => value)).size === o.length && !o.some(([value]) => value === '__proto__'), 'options must be distinct, none "__proto__"'),
-    ),
+    options: OptionsSchema,
     description: v.string(),
     stop: StopConditionsSchema,
     value: v.string(),
@@ -78,38 +121,6 @@ export function testOptions(record: TestRecord): { value: string; weight: number
 }
 
 /**
- * The options as `[value, weight]` pairs, checked: a `ValidationError` at `path` (or at
- * `path.<value>` for one option's weight) for anything but distinct string values with finite weights
- * >= 0 summing to a positive finite number.
- */
-function optionPairs(options: unknown, path: string): [string, number][] {
-  const pairs: unknown[] = Array.isArray(options) ? options : isObject(options) ? Object.entries(options) : []
-  if (!Array.isArray(options) && !isObject(options)) throw invalid(path, 'must be an object of weights or an array of [value, weight] pairs')
-  const out: [string, number][] = []
-  const seen = new Set<string>()
-  let total = 0
-  for (let i = 0; i < pairs.length; i++) {
-    const pair = pairs[i]
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || pair[0] === '__proto__') {
-      throw invalid(`${path}[${i}]`, 'must be a [value, weight] pair, value a string other than "__proto__"')
-    }
-    const [value, weight] = pair as [string, unknown]
-    if (seen.has(value)) throw invalid(`${path}.${value}`, 'is given twice')
-    // `!(weight >= 0)` also catches NaN.
-    if (typeof weight !== 'number' || !(weight >= 0) || weight === Infinity) {
-      throw invalid(`${path}.${value}`, `the weight must be a finite number >= 0, not ${typeof weight === 'number' ? weight : typeof weight}`)
-    }
-    seen.add(value)
-    total += weight
-    out.push([value, weight + 0]) // -0 as 0, as JSON reads it back
-  }
-  if (!(total > 0)) throw invalid(path, 'needs at least one option with a weight above 0')
-  // Two weights of 1e308 sum to Infinity, and every normalized weight would be 0.
-  if (total === Infinity) throw invalid(path, 'the weights sum past the largest number')
-  return out
-}
-
-/**
  * Validates a test definition and gives it a value: the record `addTest` stores. The value is
  * `concluded` (marked `concluded: true`) when that is one of the options, else the option whose
  * range holds the bucket of `key` in the test `name` (GrowthBook's hash v2, see `hashBucket`).
@@ -117,8 +128,9 @@ function optionPairs(options: unknown, path: string): [string, number][] {
 export function newTest(name: string, options: TestOptions, description: string, stop: StopConditions, key: string, concluded?: string): TestRecord {
   checkKey(name, 'name', true)
   const path = `tests.${name}`
-  const pairs = optionPairs(options, `${path}.options`)
-  const record = parse(TestRecordSchema, { options: pairs, description, stop, value: pairs[0]![0] }, path)
+  const read = readOptions(options)
+  if (!('pairs' in read)) throw invalid(formatPath(read.at, `${path}.options`), read.problem)
+  const record = parse(TestRecordSchema, { options: read.pairs, description, stop, value: read.pairs[0]![0] }, path)
   if (concluded !== undefined && isOption(record, concluded)) {
     record.value = concluded
     record.concluded = true

@@ -201,15 +201,17 @@ describe('states written before issue 10', () => {
     const e = thrown(() => Context.fromJSON(state))
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.code).toBe('invalid_state')
-    expect(e.path).toBe('testing.tests.greeting.options[1][1]')
+    expect(e.path).toBe('testing.tests.greeting.options.hi')
+    expect(e.message).toBe('testing.tests.greeting.options.hi: the weight must be a finite number >= 0, not -1')
   })
 
   it.each([
-    ['options given twice', [['a', 1], ['a', 1]], 'a', /distinct/],
+    ['options given twice', [['a', 1], ['a', 1]], 'a', /options\.a: is given twice/],
     ['an option "__proto__"', [['__proto__', 1]], '__proto__', /__proto__/],
     ['no option above 0', [['a', 0]], 'a', /above 0/],
-    // regression: the strict tuple's issue for an extra item has a number key, and the unknown-key message threw a TypeError on it
-    ['a pair of three', [['a', 1, 2]], 'a', /testing\.tests\.t\.options\[0\]\[2\]: one item too many/],
+    ['a pair of three', [['a', 1, 2]], 'a', /options\[0\]: must be a \[value, weight\] pair/],
+    ['options that are a string', 'a', 'a', /options: must be an object of weights or an array/],
+    ['weights summing to Infinity', [['a', 1e308], ['b', 1e308]], 'a', /sum past the largest number/],
     ['concluded that is not true', [['a', 1]], 'a', /concluded/, { concluded: false }],
   ] as [string, unknown, string, RegExp, object?][])('a stored test with %s is refused (invalid_state)', (_, options, value, message, extra) => {
     const state = new Context().toJSON() as unknown as { testing: { tests: Record<string, unknown> } }
