@@ -6,7 +6,6 @@ import { LIST, READ, WRITE } from './redis-lua.js'
 /** ioredis (`new Redis(url)`, `new Cluster(nodes)`): `eval(script, numKeys, ...keys, ...args)`. */
 export interface IORedisLike {
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
-  evalsha(sha: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
   defineCommand(...args: never[]): unknown
 }
 
@@ -19,7 +18,6 @@ export interface NodeRedisLike {
 /** @upstash/redis (`new Redis({ url, token })`, REST over `fetch`): `eval(script, keys, args)`. */
 export interface UpstashRedisLike {
   eval(script: string, keys: string[], args: string[]): Promise<unknown>
-  evalsha(sha: string, keys: string[], args: string[]): Promise<unknown>
   createScript(...args: never[]): unknown
 }
 
@@ -35,8 +33,9 @@ export interface RedisStorageOptions {
   prefix?: string
   /**
    * Redis Cluster: each hash tag gets its own list index, so every script touches one slot. Then a
-   * batch, a compare-and-set and a listing must stay within one hash tag (one context of the store),
-   * and `store.list()` (across contexts) is refused; see `hashTag`. Default `false`: one index for
+   * batch, a compare-and-set and a `getMany` must stay within one hash tag (one context of the store:
+   * the store's own calls always do), else the server refuses it (CROSSSLOT, a `StorageError`), and a
+   * listing must too: `store.list()` (across contexts) is a `ValidationError`; see `hashTag`. Default `false`: one index for
    * all keys (one server, Upstash, or a cluster behind a prefix holding a hash tag such as `'{app}:'`,
    * which puts every key in one slot).
    */
@@ -52,58 +51,22 @@ export interface RedisStorageOptions {
   maxValueBytes?: number
 }
 
-/** A run of one script with its keys and arguments, however the client spells it. */
-type Run = (script: string, sha: () => Promise<string>, keys: string[], args: string[]) => Promise<unknown>
-
-const isFn = (f: unknown): boolean => typeof f === 'function'
-
-/**
- * How to run a script on `client`: EVALSHA first (40 bytes on the wire, not the script), then EVAL
- * when the server answers NOSCRIPT (a restart or SCRIPT FLUSH emptied its cache; EVAL caches it again).
- */
-function runner(client: RedisClientLike): Run {
-  type Call = (script: string, keys: string[], args: string[]) => Promise<unknown>
-  let byText: Call
-  let bySha: Call | undefined
+/** How `client` runs EVAL, one signature for all. */
+function evaluator(client: RedisClientLike): RedisEval {
   const c = (client ?? {}) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
-  if (typeof client === 'function') byText = client
-  else if (isFn(c.evalSha)) {
-    // node-redis: `evalSha` in camelCase is its own spelling.
-    byText = (s, keys, args) => c.eval!(s, { keys, arguments: args })
-    bySha = (s, keys, args) => c.evalSha!(s, { keys, arguments: args })
-  } else if (isFn(c.defineCommand)) {
-    byText = (s, keys, args) => c.eval!(s, keys.length, ...keys, ...args)
-    bySha = (s, keys, args) => c.evalsha!(s, keys.length, ...keys, ...args)
-  } else if (isFn(c.createScript) && isFn(c.evalsha)) {
-    byText = (s, keys, args) => c.eval!(s, keys, args)
-    bySha = (s, keys, args) => c.evalsha!(s, keys, args)
-  } else {
-    throw new ValidationError('invalid_argument', 'redisStorage: client must be an ioredis, node-redis or @upstash/redis client, or an eval function', { path: 'client' })
-  }
-  if (!bySha) return (script, _sha, keys, args) => byText(script, keys, args)
-  const sha = bySha
-  return async (script, hash, keys, args) => {
-    try {
-      return await sha(await hash(), keys, args)
-    } catch (error) {
-      if (!/NOSCRIPT/.test(String((error as Error | undefined)?.message))) throw error
-      return byText(script, keys, args)
-    }
-  }
-}
-
-/** SHA-1 of a script in hex, as EVALSHA names it (Web Crypto: every runtime this package runs in has it). */
-function sha1(script: string): () => Promise<string> {
-  let hex: Promise<string> | undefined
-  return () =>
-    (hex ??= crypto.subtle.digest('SHA-1', new TextEncoder().encode(script)).then((d) => [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join('')))
+  if (typeof client === 'function') return client
+  // node-redis alone spells `evalSha` in camelCase; ioredis alone has `defineCommand`; Upstash `createScript`.
+  if (typeof c.evalSha === 'function') return (s, keys, args) => c.eval!(s, { keys, arguments: args })
+  if (typeof c.defineCommand === 'function') return (s, keys, args) => c.eval!(s, keys.length, ...keys, ...args)
+  if (typeof c.createScript === 'function') return (s, keys, args) => c.eval!(s, keys, args)
+  throw new ValidationError('invalid_argument', 'redisStorage: client must be an ioredis, node-redis or @upstash/redis client, or an eval function', { path: 'client' })
 }
 
 /** A reply string (or bytes, for clients set to return buffers) without the scripts' `~` mark (see redis-lua.ts). */
 function text(reply: unknown): string | undefined {
   if (reply == null || reply === false) return undefined
   const s = typeof reply === 'string' ? reply : new TextDecoder().decode(reply as Uint8Array)
-  if (s[0] !== '~') throw new Error('unexpected reply from the Lua script')
+  if (s[0] !== '~') throw new Error('bad reply')
   return s.slice(1)
 }
 
@@ -132,7 +95,7 @@ const ROUNDS = 16
 /* @__NO_SIDE_EFFECTS__ */
 export function redisStorage(client: RedisClientLike, options?: RedisStorageOptions): StorageAdapter {
   const name = 'redis'
-  const run = runner(client)
+  const run = evaluator(client)
   const prefix = options?.prefix ?? ''
   const cluster = options?.cluster ?? false
   const maxValue = options?.maxValueBytes
@@ -146,13 +109,8 @@ export function redisStorage(client: RedisClientLike, options?: RedisStorageOpti
   const tag = (key: string) => tagOf(key).replace(/[%}]/g, (c) => (c === '%' ? '%25' : '%7D'))
   const valueKey = (key: string) => `${prefix}{${tag(key)}}:${key}`
   const indexOf = (key: string) => (cluster ? `${prefix}{${tag(key)}}#` : `${prefix}#index`)
-  const script = (s: string) => [s, sha1(s)] as const
-  const write = script(WRITE)
-  const read = script(READ)
-  const list = script(LIST)
 
   const checkKey = (key: string) => {
-    if (typeof key !== 'string') throw new ValidationError('invalid_argument', `${name}: a key must be a string`, { path: 'key' })
     // A lone surrogate has no UTF-8 form: clients send U+FFFD instead, which would alias another key.
     if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(key)) {
       throw new ValidationError('invalid_argument', `${name}: key ${showKey(key)} is not well-formed UTF-16 (a lone surrogate)`, { path: key })
@@ -167,41 +125,19 @@ export function redisStorage(client: RedisClientLike, options?: RedisStorageOpti
     }
     return t
   }
-  /** On a cluster, every key of one script must share a tag: a `ValidationError` naming the first that does not. */
-  const oneSlot = (keys: string[]) => {
-    if (!cluster) return
-    const t = tag(keys[0]!)
-    const other = keys.find((k) => tag(k) !== t)
-    if (other !== undefined) {
-      throw new ValidationError('invalid_argument', `${name}: with cluster, the keys of one call must share a hash tag; ${showKey(other)} is not in ${showKey(keys[0]!)}'s`, { path: other })
-    }
-  }
   /** Runs the write script over `entries` (value `undefined` deletes), the compare applying to the last one. */
   const writeAll = (entries: [string, string | undefined][], mode = '', expected = '') => {
     const keys = entries.map((e) => e[0])
-    oneSlot(keys)
     const args = [mode, expected]
     for (const [k, t] of entries) args.push(k, t ?? '')
-    return run(write[0], write[1], [indexOf(keys[0]!), ...keys.map(valueKey)], args)
+    return run(WRITE, [indexOf(keys[0]!), ...keys.map(valueKey)], args)
   }
   const getMany = async (keys: string[]) => {
     keys.forEach(checkKey)
     if (!keys.length) return []
-    // On a cluster, one script per hash tag (the store reads one context's records: one script).
-    const groups = new Map<string, number[]>()
-    keys.forEach((k, i) => {
-      const g = cluster ? tag(k) : ''
-      const at = groups.get(g)
-      at ? at.push(i) : groups.set(g, [i])
-    })
-    const out: (Json | undefined)[] = []
-    await Promise.all(
-      [...groups.values()].map(async (at) => {
-        const replies = (await run(read[0], read[1], at.map((i) => valueKey(keys[i]!)), [])) as unknown[]
-        at.forEach((i, j) => (out[i] = decode(name, keys[i]!, text(replies[j]))))
-      }),
-    )
-    return out
+    // On a cluster, keys of several hash tags are refused by the server (CROSSSLOT): a StorageError.
+    const replies = (await run(READ, keys.map(valueKey), [])) as unknown[]
+    return keys.map((k, i) => decode(name, k, text(replies[i])))
   }
   const setMany = (entries: [string, Json][]) => {
     const texts = entries.map(([k, v]): [string, string] => [k, textOf(k, v)])
@@ -226,10 +162,11 @@ export function redisStorage(client: RedisClientLike, options?: RedisStorageOpti
         const after = opts?.cursor
         if (after !== undefined) checkKey(after)
         if (cluster && (options?.hashTag ? false : start.split('/', 4).length < 4)) {
-          throw new ValidationError('invalid_argument', `${name}: with cluster, list needs a prefix within one hash tag (three segments, one context); ${showKey(start)} spans many`, { path: start })
+          // The index of one tag holds only its keys: a wider prefix would list a fraction, silently.
+          throw new ValidationError('invalid_argument', `${name}: with cluster, ${showKey(start)} spans hash tags`, { path: start })
         }
         // One more than asked: the extra key says whether another page follows.
-        const replies = (await run(list[0], list[1], [indexOf(start)], [start, after === undefined ? '0' : '1', after ?? '', String(limit + 1)])) as unknown[]
+        const replies = (await run(LIST, [indexOf(start)], [start, after === undefined ? '0' : '1', after ?? '', String(limit + 1)])) as unknown[]
         const keys = replies.map((r) => text(r)!).filter((k) => k.startsWith(start))
         return keys.length > limit ? { keys: keys.slice(0, limit), cursor: keys[limit - 1] } : { keys }
       }),
