@@ -817,12 +817,12 @@ export class Context {
     const { all, from, to } = checkOptions(options, 'all from to')
     const loader = this.#turnLoader
     if (from !== undefined || to !== undefined) {
-      if (all !== undefined) throw invalid('options.all', 'give { all } or { from, to } to loadTurns, not both')
+      if (all !== undefined) throw invalid('options.all', 'not with from, to')
       const end = this.#turns.currentTurnId + 1
       const a = from === undefined ? 0 : this.#turnIndex(from, 'from')
       const b = to === undefined ? end : this.#turnIndex(to, 'to')
-      if (a < 0 || a > end) throw invalid('from', `must resolve to 0..${end} (the current turn + 1), got ${from}`)
-      if (b < a || b > end) throw invalid('to', `must resolve to ${a}..${end} (from to the current turn + 1), got ${to}`)
+      if (a < 0 || a > end) throw invalid('from', `must be in 0..${end}, got ${from}`)
+      if (b < a || b > end) throw invalid('to', `must be in ${a}..${end}, got ${to}`)
       // Every stored turn at or above the floor is in memory already: read only below it.
       const records = loader && a < this.#turnFloor ? await loader.range(a, Math.min(b, this.#turnFloor)) : []
       const added = records.filter((r) => !this.#turns.record(r.id)).length
@@ -862,7 +862,7 @@ export class Context {
   async getTurn(turnId: number): Promise<Readonly<TurnRecord> | undefined> {
     const id = this.#turnIndex(turnId, 'turnId')
     if (id < 0 || id > this.#turns.currentTurnId) return undefined
-    const record = this.#turns.record(id) ?? (id < this.#turnFloor ? await this.#turnLoader?.one(id) : undefined)
+    const record = this.#turns.record(id) ?? (id < this.#turnFloor ? (await this.#turnLoader?.range(id, id + 1))?.[0] : undefined)
     return record && Object.freeze({ ...record })
   }
 

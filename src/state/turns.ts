@@ -52,9 +52,7 @@ type Field = 'label' | 'request' | 'response'
 export interface TurnLoader {
   /** The (up to) 100 existing turns just below `before` (gaps in the ids skipped), ascending. */
   older(before: number): Promise<TurnRecord[]>
-  /** The turn `id`, in one record read; `undefined` when no such turn is stored. */
-  one(id: number): Promise<TurnRecord | undefined>
-  /** The stored turns with ids from `from` to `to` - 1, ascending (absent ids skipped). */
+  /** The stored turns with ids from `from` to `to` - 1, ascending (absent ids skipped); one id is one record read. */
   range(from: number, to: number): Promise<TurnRecord[]>
 }
 

@@ -357,7 +357,6 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     metas.set(ctx, meta)
     internals(ctx).setTurnLoader({
       older: (before) => loadOlder(meta, before),
-      one: (turn) => loadOne(meta, turn),
       range: (from, to) => loadRange(meta, from, to),
     })
     return ctx
@@ -376,22 +375,10 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
   }
 
   /**
-   * Sealed turn `turn` (`getTurn`): one `get` of its record, whatever the length of the history.
-   * Ids above the `sealed` of the header this context was loaded or last saved with are never read:
-   * any record there belongs to a save that did not reach its header (crashed or lost a race), and
-   * the turns this context holds above it are in its memory.
-   */
-  async function loadOne(meta: Meta, turn: number): Promise<TurnRecord | undefined> {
-    if (turn > (meta.header?.sealed ?? -1)) return undefined
-    const key = turnKey(meta, turn)
-    const value = await db.get(key)
-    if (value === undefined) return undefined
-    if (!isObject(value) || value.id !== turn) throw corrupt(key, `not the record of turn ${turn}`)
-    return checked([value as unknown as TurnRecord], [key])[0]
-  }
-
-  /**
-   * Sealed turns with ids in [from, to) (`loadTurns({ from, to })`), read 1,000 ids a batch. A batch
+   * Sealed turns with ids in [from, to) (`loadTurns({ from, to })`; `getTurn`: one id, one record
+   * read), read 1,000 ids a batch. Ids above the `sealed` of the header this context was loaded or
+   * last saved with are never read: a record there belongs to a save that did not reach its header
+   * (crashed, or lost a race), and the turns this context holds above it are in its memory. A batch
    * of 1,000 ids that holds no turn switches to the listing of turn keys (once; see `loadOlder`), so
    * a hostile header claiming turn 9,999,999,998 over no records costs 1,000 reads and one listing,
    * not 10^7 batches; a dense history is read by ids, 100 batches at 100,000 turns.

@@ -72,7 +72,7 @@ describe('ctx.getTurn', () => {
     expect(turn.request).toEqual({ text: 'q2', lang: 'en' })
   })
 
-  it('on a loaded context, an old turn is ONE get of that turn\'s record: no listing, no page, no header', async () => {
+  it('on a loaded context, an old turn is ONE read of that turn\'s record (a getMany of one key here): no listing, no page, no header', async () => {
     const memory = memoryStorage()
     const ctx = history('c', 300)
     await createContextStore(memory, { channel: false, runtime }).save(ctx)
@@ -84,7 +84,7 @@ describe('ctx.getTurn', () => {
       const turn = await loaded.getTurn(id)
       const at = id < 0 ? 301 + id : id
       expect(turn).toEqual(turnOf(ctx, at))
-      expect(r.calls).toEqual([['get', encodeKey(['agentctx', 'd', 'c', epoch, 't', String(at).padStart(10, '0')])]])
+      expect(r.calls).toEqual([['getMany', [encodeKey(['agentctx', 'd', 'c', epoch, 't', String(at).padStart(10, '0')])]]])
     }
     // Turns in memory (290..300) and turns past either end: no call at all.
     r.calls.length = 0
@@ -106,7 +106,7 @@ describe('ctx.getTurn', () => {
     r.calls.length = 0
     expect(await loaded.getTurn(3)).toBeUndefined()
     expect(await loaded.getTurn(5)).toEqual({ id: 5, request: { text: 'b' } })
-    expect(r.calls.map(([m]) => m)).toEqual(['get', 'get'])
+    expect(r.calls.map(([m, k]) => [m, k.length])).toEqual([['getMany', 1], ['getMany', 1]])
   })
 
   it('a corrupted or misplaced turn record is an invalid_state error naming its key; the context is unchanged', async () => {
