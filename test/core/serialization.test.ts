@@ -16,6 +16,7 @@ function rich(): Context {
     {
       id: 'ctx-1',
       sessionId: 'sess-1',
+      assignmentKey: 'user-4', // bucket 0.0082 of greeting_style: hello_there
       agentId: 'agent-1',
       environment: 'production|a1b2',
       functionId: 'fn-1',
@@ -104,7 +105,7 @@ describe('toJSON', () => {
     const json = rich().toJSON()
     const keys = new Set(formatKeys(json))
     // The walk did reach every part of the format.
-    for (const k of ['currentTurnId', 'expiresAt', 'toolCalls', 'toolCallId', 'mediaType', 'maxTokens', 'maxOutputTokens', 'stopOn', 'targetOutcome', 'frameworkData', 'sessionId']) {
+    for (const k of ['currentTurnId', 'expiresAt', 'toolCalls', 'toolCallId', 'mediaType', 'maxTokens', 'maxOutputTokens', 'stopOn', 'targetOutcome', 'frameworkData', 'sessionId', 'assignmentKey']) {
       expect(keys).toContain(k)
     }
     for (const k of keys) expect(k).toMatch(/^[a-z][A-Za-z0-9]*$/)
@@ -117,7 +118,7 @@ describe('toJSON', () => {
     const json = rich().toJSON()
     expect(Object.keys(json).sort()).toEqual(
       [
-        'version', 'id', 'sessionId', 'agentId', 'environment', 'functionId', 'intent', 'category', 'parentId', 'constraints', 'routing', 'output',
+        'version', 'id', 'sessionId', 'assignmentKey', 'agentId', 'environment', 'functionId', 'intent', 'category', 'parentId', 'constraints', 'routing', 'output',
         'metadata', 'data', 'cache', 'messages', 'currentTurnId', 'turns', 'frameworkData', 'inputs', 'testing',
       ].sort(),
     )
@@ -225,6 +226,8 @@ describe('fromJSON of malformed or hostile input', () => {
     ['an unknown outcome type', edit((s) => (s.testing.outcomes.message_count.type = 'counter')), 'testing.outcomes.message_count.type'],
     ['a drawn value that is not an option', edit((s) => (s.testing.tests.greeting_style.value = 'nope')), 'testing.tests.greeting_style'],
     ['a negative weight', edit((s) => (s.testing.tests.greeting_style.options[1][1] = -1)), 'testing.tests.greeting_style.options.hi_friend'],
+    ['an empty assignmentKey', edit((s) => (s.assignmentKey = '')), 'assignmentKey'],
+    ['a test marked concluded: false', edit((s) => (s.testing.tests.greeting_style.concluded = false)), 'testing.tests.greeting_style.concluded'],
     ['constraints out of range', edit((s) => (s.constraints.maxTokens = 0)), 'constraints.maxTokens'],
     ['serviceStates, which are never serialized', edit((s) => (s.frameworkData.serviceStates = {})), 'frameworkData.serviceStates'],
     ['an input relevance over 1', edit((s) => (s.inputs = [{ data: 'x', relevance: 2, tokens: 1 }])), 'inputs[0].relevance'],
