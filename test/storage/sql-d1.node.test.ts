@@ -17,7 +17,7 @@ let agents: (TwoAgentsReport & { error?: string }) | undefined
 
 beforeAll(async () => {
   mf = await startWorker(new URL('./workerd/sql-worker.ts', import.meta.url).pathname, { d1Databases: ['DB'] })
-  for (const route of ['conformance', 'store', 'sql']) {
+  for (const route of ['conformance', 'limited', 'store', 'sql']) {
     const response = await mf.dispatchFetch(`http://localhost/${route}`)
     if (!response.ok) throw new Error(`/${route}: HTTP ${response.status}: ${await response.text()}`)
     results[route] = (await response.json()) as CaseResult[]
@@ -28,6 +28,7 @@ beforeAll(async () => {
 afterAll(() => mf?.dispose())
 
 reportConformance('sqlStorage sqlite (D1 in workerd)', () => results.conformance)
+reportConformance('sqlStorage sqlite (D1 in workerd), maxValueBytes 1,900,000', () => results.limited)
 reportStoreSuite('sqlStorage sqlite (D1 in workerd)', () => results.store)
 reportCases('sqlStorage sqlite (D1 in workerd): SQL', sqlCases, () => results.sql)
 

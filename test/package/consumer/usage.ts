@@ -11,6 +11,7 @@ import { openai } from 'agentctx/providers/openai'
 import { cloudflareKVStorage, type KVNamespaceLike } from 'agentctx/storage/cloudflare-kv'
 import { durableObjectStorage, type DurableObjectStorageLike } from 'agentctx/storage/durable-object'
 import { indexedDBStorage } from 'agentctx/storage/indexeddb'
+import { sqlStorage, type SqlDatabase } from 'agentctx/storage/sql'
 import { unstorageStorage, type UnstorageLike } from 'agentctx/storage/unstorage'
 
 type Equal<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false
@@ -68,6 +69,9 @@ export async function usage(kv: KVNamespaceLike, durable: DurableObjectStorageLi
 
   // Persistence on every adapter.
   const adapters: StorageAdapter[] = [memoryStorage(), indexedDBStorage({ dbName: 'app' }), cloudflareKVStorage(kv), durableObjectStorage(durable), unstorageStorage(unstorage)]
+  // SQL: any client seen through two calls, sync (better-sqlite3) or async (D1, pg).
+  const db: SqlDatabase = { query: (sql, params) => ({ rows: [{ sql, n: params.length }] }), batch: async (statements) => statements.map(() => ({ changes: 1 })) }
+  adapters.push(sqlStorage(db, { dialect: 'sqlite', table: 'contexts' }), sqlStorage(db, { dialect: 'postgres', maxValueBytes: 1_000_000 }))
   const store = createContextStore(adapters[0]!, { namespace: 'app' })
   const opened = await store.open('session-1', { agentId: 'bot' })
   await store.save(opened)

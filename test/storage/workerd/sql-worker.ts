@@ -2,6 +2,7 @@
  * A Worker that runs the suites of `sqlStorage` over a D1 binding inside workerd, bundled by esbuild
  * and started by miniflare from ../sql-d1.node.test.ts. Each route answers with JSON:
  *   GET /conformance   the adapter conformance cases      (CaseResult[])
+ *   GET /limited       the same with maxValueBytes 1,900,000, what D1's 2 MB rows call for
  *   GET /store         the context-store cases             (CaseResult[])
  *   GET /sql           SQL's own cases (sql-cases.ts)      (CaseResult[])
  *   GET /race          3 writers × 19 turns on one context (WritersRaceReport, or { error })
@@ -28,6 +29,8 @@ export default {
     switch (pathname) {
       case '/conformance':
         return Response.json(await runCases(sqlHarness(engine)))
+      case '/limited':
+        return Response.json(await runCases(sqlHarness(engine, { maxValueBytes: 1_900_000 })))
       case '/store':
         return Response.json(await runStoreCases(sqlStoreHarness(engine)))
       case '/sql':
