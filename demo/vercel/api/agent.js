@@ -3,29 +3,30 @@
 //   POST   /sessions/:id/events   a JSON event in ({"type":"text","data":{"text":"hello"}}), SSE out
 //   GET    /sessions/:id          the session's context as JSON
 //   DELETE /sessions/:id          deletes the session
-import { createContextStore } from 'agentctx'
+import { Redis } from '@upstash/redis'
+import { createContextStore, memoryStorage } from 'agentctx'
 import { createAgent } from 'agentctx/agent'
-import { unstorageStorage } from 'agentctx/storage/unstorage'
-import { createStorage } from 'unstorage'
-import memoryDriver from 'unstorage/drivers/memory'
+import { redisStorage } from 'agentctx/storage/redis'
 import { bearer } from '../../shared/auth.js'
 import { createHandler } from '../../shared/handler.js'
 
 export const config = { runtime: 'edge' }
 
-// Sessions in memory: enough for `vercel dev` and a try-out, but each instance of the function has
-// its own memory and loses it when it stops. For sessions that last, use a shared store through an
-// unstorage driver, e.g. Upstash Redis (Vercel KV is Upstash now; both speak HTTP, so both run on the edge):
+// Sessions live in Upstash Redis (what Vercel KV is now) when the project has a database: every
+// instance of the function shares them, and two instances saving one session at once never lose a
+// turn (the loser's save is a ContextConflictError, and the agent runs its turn again on the stored
+// version). Upstash speaks HTTP, so this runs on the edge. Connect a database in the project's
+// Storage tab (or set the variables by hand): UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN,
+// or the KV_REST_API_URL and KV_REST_API_TOKEN of a Vercel KV store.
 //
-//   import upstashDriver from 'unstorage/drivers/upstash'   // npm i @upstash/redis
-//   const storage = createStorage({ driver: upstashDriver({ base: 'agentctx' }) })
-//   // reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN; pass { url, token } for KV_REST_API_*
-//
-// and drop `consistency: 'strong'` below unless the store is one primary (one Redis, no read replicas).
-const storage = createStorage({ driver: memoryDriver() })
+// Without them (`vercel dev` on a laptop), sessions stay in this instance's memory, lost when it stops.
+const env = globalThis.process?.env ?? {}
+const url = env.UPSTASH_REDIS_REST_URL || env.KV_REST_API_URL
+const token = env.UPSTASH_REDIS_REST_TOKEN || env.KV_REST_API_TOKEN
+const storage = url && token ? redisStorage(new Redis({ url, token })) : memoryStorage()
 
 const agent = createAgent({
-  store: createContextStore(unstorageStorage(storage, { consistency: 'strong' })),
+  store: createContextStore(storage),
   handler: createHandler({ greeting: 'Hi! I am a small agent in a Vercel Edge Function. What can I do for you?' }),
   // With the environment variable AGENT_TOKEN set (the project's settings, or `vercel env add`),
   // every request must carry `Authorization: Bearer <token>`; it runs before the session is touched.
