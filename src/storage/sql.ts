@@ -140,8 +140,10 @@ export function sqlStorage(db: SqlDatabase, options: SqlStorageOptions): Storage
     return t
   }
   // Entries checked and encoded before any write; a key given twice keeps its last value, as
-  // writing them in order would (PostgreSQL refuses one statement updating a row twice).
-  const texts = (entries: [string, Json][]) => [...new Map(entries.map(([k, v]) => [k, text(k, v)])).entries()]
+  // writing them in order would (PostgreSQL refuses one statement updating a row twice). Sorted:
+  // PostgreSQL locks rows in the order it writes them, so two batches over the same keys in
+  // opposite orders would deadlock; in one order the second waits for the first.
+  const texts = (entries: [string, Json][]) => [...new Map(entries.map(([k, v]) => [k, text(k, v)])).entries()].sort(([a], [b]) => (a < b ? -1 : 1))
   // One JSON-array parameter per statement, each at most CHUNK_BYTES (one entry alone may be more).
   const chunks = <T>(items: T[], size: (item: T) => number): T[][] => {
     const out: T[][] = []
@@ -217,7 +219,7 @@ export function sqlStorage(db: SqlDatabase, options: SqlStorageOptions): Storage
     deleteMany: (keys) =>
       attempt(name, 'deleteMany', keys, () => {
         keys.forEach(checkKey)
-        return all(keys.length ? keyChunks(keys).map((json) => ({ sql: sql.deleteMany, params: [json] })) : [])
+        return all(keys.length ? keyChunks([...new Set(keys)].sort()).map((json) => ({ sql: sql.deleteMany, params: [json] })) : [])
       }),
     compareAndSet: (key, expected, value, also = []) =>
       attempt(name, 'compareAndSet', key, async () => {
