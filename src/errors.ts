@@ -19,6 +19,7 @@ export type ContextErrorCode =
   | 'timeout' // a deadline passed: an AbortedError with reason timeout (a task's timeout, maxTime, AbortSignal.timeout)
   | 'aborted' // an AbortedError cancelled or interrupted
   | 'delivery' // a webhook (agentctx/experiments) was not delivered after its retries
+  | 'http' // an agent's HTTP endpoint answered an error status or broke its protocol (agentctx/client)
 
 /** Base class of every error agentctx throws on purpose. */
 export class ContextError extends Error {

@@ -7,6 +7,7 @@ import type { ContextStore } from '../storage/store.js'
 import { AgentEvent, ErrorEvent, eventFromJSON, StartEvent, TextEvent } from './events.js'
 import { channel, type Channel } from './channel.js'
 import { corsPolicy, type CorsOptions } from './cors.js'
+import { CHAT_PATH, handleChat } from './ai-sdk.js'
 import { handleFetch, type Authorize, type ExecutionContextLike } from './http.js'
 
 /** What a handler gets besides the event and the context. */
@@ -114,6 +115,14 @@ export interface AgentOptions {
    * turn is not stored. Default 3; 0 keeps a handler from ever running twice for one event.
    */
   conflictRetries?: number
+  /**
+   * `'ai-sdk'`: `fetch` also speaks the AI SDK's UI message stream protocol, so `useChat` with its
+   * default transport (`DefaultChatTransport({ api: '<endpoint>/chat' })`) talks to this agent:
+   * `POST …/chat` takes `{ id, messages }` (the chat id is the session id, the last user message's
+   * text the event) and streams the reply as UI message chunks. The agent's own routes stay as
+   * they are; the same `authorize`, CORS and limits apply. See docs/client.md.
+   */
+  protocol?: 'ai-sdk'
   /**
    * Cross-session A/B tests (`createExperiments(adapter)` from `agentctx/experiments`): before the
    * handler runs, the conclusions of concluded tests are attached to the session; after each saved
@@ -272,6 +281,7 @@ export function createAgent(options: AgentOptions): Agent {
   const retries = options.conflictRetries ?? 3
   if (!Number.isInteger(retries) || retries < 0) throw invalid('conflictRetries', 'must be an integer >= 0')
   const cors = corsPolicy(options.cors)
+  if (options.protocol !== undefined && options.protocol !== 'ai-sdk') throw invalid('protocol', "must be 'ai-sdk' or left out")
   if (options.authorize !== undefined && typeof options.authorize !== 'function') throw invalid('authorize', 'must be a function')
   if (options.experiments !== undefined && typeof options.experiments?.record !== 'function') throw invalid('experiments', 'must be createExperiments(adapter)')
   const sessions = new Map<string, Session>()
@@ -539,8 +549,11 @@ export function createAgent(options: AgentOptions): Agent {
   const agent: Agent = {
     send,
     delete: remove,
-    fetch: (request, _env, executionContext) =>
-      handleFetch(request, { agent: { start, delete: remove }, store, runtime, authorize: options.authorize, cors, onError: options.onError }, executionContext),
+    fetch: (request, _env, executionContext) => {
+      const deps = { agent: { start, delete: remove }, store, runtime, authorize: options.authorize, cors, onError: options.onError }
+      const chat = options.protocol === 'ai-sdk' && CHAT_PATH.test(new URL(request.url).pathname)
+      return (chat ? handleChat : handleFetch)(request, deps, executionContext)
+    },
   }
   return agent
 }
