@@ -9,7 +9,7 @@
  * Run: node bench/store-browser.bench.mjs [rounds=300] [loads=100]
  *
  * With `--costs`, the storage-costs benchmark instead (store-costs-browser.ts: loadTurns all, delete
- * and list at 100,000 ÷ 10,000 turns); exits with 1 when a ratio is over 12.
+ * and list at 100,000 ÷ 10,000 turns, getTurn of an old turn); exits with 1 when a ratio is over its bound (12; getTurn 2).
  * Run: node bench/store-browser.bench.mjs --costs [rounds=3] [lists=10]
  */
 import { build } from 'esbuild'
@@ -46,7 +46,7 @@ try {
     const result = await page.evaluate(() => window.costsBench)
     console.log(`Chromium ${browser.version()}, IndexedDB adapter (idb-keyval), ${rounds} rounds, ${loads} list walks\n`)
     console.log(result.markdown)
-    if (result.loadRatio > 12 || result.deleteRatio > 12) process.exitCode = 1
+    if (result.loadRatio > 12 || result.deleteRatio > 12 || result.getTurnRatio > 2) process.exitCode = 1
   } else {
     await page.goto(`http://localhost:9/?rounds=${rounds}&loads=${loads}`)
     await page.waitForFunction(() => window.storeBench !== undefined)

@@ -157,7 +157,8 @@ export interface ContextStoreOptions {
   namespace?: string
   /**
    * Sealed turns `load` reads with the header (the current turn always comes with it); older ones
-   * come with `await ctx.loadTurns()` (100 at a time, `{ all: true }` for every one). Until then
+   * come with `await ctx.loadTurns()` (100 at a time, `{ all: true }` for every one, `{ from, to }` a range),
+   * or one at a time, without keeping it, with `await ctx.getTurn(id)` (one record read). Until then
    * `labels`, `requests`, `responses`, `lastLabel` and `getLastIndex` see only the turns in memory.
    * An integer >= 0, default 20.
    */
