@@ -104,5 +104,22 @@ export function postgresJsDatabase(sql: PostgresJsLike): SqlDatabase {
   }
 }
 
+// ---- libSQL (@libsql/client: Turso, or a local file) -------------------------------------------
+
+/** The part of a libSQL `Client` used. */
+export interface LibsqlClientLike {
+  execute(statement: { sql: string; args: SqlValue[] }): Promise<{ rows: unknown[]; rowsAffected: number }>
+  batch(statements: { sql: string; args: SqlValue[] }[], mode: 'write'): Promise<{ rows: unknown[]; rowsAffected: number }[]>
+}
+
+/** libSQL: `batch(…, 'write')` runs the statements in one transaction. */
+export function libsqlDatabase(client: LibsqlClientLike): SqlDatabase {
+  const result = (r: { rows: unknown[]; rowsAffected: number }) => ({ rows: r.rows as Record<string, unknown>[], changes: r.rowsAffected })
+  return {
+    query: async (sql, args) => result(await client.execute({ sql, args })),
+    batch: async (statements) => (await client.batch(statements.map((s) => ({ sql: s.sql, args: s.params })), 'write')).map(result),
+  }
+}
+
 /** Statements as `SqlStatement`s, for tests that write raw SQL. */
 export const statement = (sql: string, ...params: SqlValue[]): SqlStatement => ({ sql, params })
