@@ -30,7 +30,8 @@ export interface SqlDatabase {
   query(sql: string, params: SqlValue[]): SqlResult | PromiseLike<SqlResult>
   /**
    * Runs the statements in order in ONE transaction: every one or none (D1's `batch`, libSQL's
-   * `batch`, `BEGIN` … `COMMIT` on one connection). A failure rejects and rolls back; the error keeps
+   * `batch`, `BEGIN` … `COMMIT` on one connection), and resolves one result per statement, in the
+   * same order (the last one's `changes` tells whether a compare-and-set wrote). A failure rejects and rolls back; the error keeps
    * its SQLSTATE in `code` (pg, postgres and Neon do), so a PostgreSQL serialization failure
    * (`40001`) is retried.
    */
@@ -106,6 +107,9 @@ export function sqlStorage(db: SqlDatabase, options: SqlStorageOptions): Storage
   const name = dialect
   const maxKey = dialect === 'postgres' ? PG_MAX_KEY : undefined
   const maxValue = options.maxValueBytes
+  if (maxValue !== undefined && !(Number.isInteger(maxValue) && maxValue > 0)) {
+    throw new ValidationError('invalid_argument', `sqlStorage: maxValueBytes must be a positive integer, got ${String(maxValue)}`, { path: 'maxValueBytes' })
+  }
   const sql = sqlText(dialect, table)
 
   let created: Promise<unknown> | undefined

@@ -38,12 +38,15 @@ describe('prefixEnd (the upper bound of a prefix listing)', () => {
 
 describe('sqlStorage options', () => {
   const db: SqlDatabase = { query: () => ({ rows: [] }), batch: () => [] }
-  it('refuses an unknown dialect and a table name that is not an identifier, before any query', () => {
+  it('refuses an unknown dialect, a table name that is not an identifier and a maxValueBytes that is not a positive integer, before any query', () => {
     for (const table of ['', 'a b', 'x"; DROP TABLE y; --', 'a.b.c', '9a', 'a'.repeat(64)]) {
       expect(() => sqlStorage(db, { dialect: 'sqlite', table })).toThrow(ValidationError)
     }
     expect(() => sqlStorage(db, { dialect: 'oracle' as 'sqlite' })).toThrow(/dialect must be 'sqlite' or 'postgres'/)
     expect(() => sqlStorage(db, undefined as never)).toThrow(ValidationError)
+    for (const maxValueBytes of [0, -1, 1.5, Number.NaN, Infinity]) {
+      expect(() => sqlStorage(db, { dialect: 'postgres', maxValueBytes })).toThrow(/maxValueBytes must be a positive integer/)
+    }
   })
 
   it('declares per dialect: both atomic and compare-and-set; PostgreSQL keys up to 2,048 bytes; maxValueBytes as given', () => {
