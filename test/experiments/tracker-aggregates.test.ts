@@ -80,6 +80,11 @@ describe('keys', () => {
     for (const c of counts) expect(Math.abs(c - 1250)).toBeLessThan(140)
   })
 
+  it("regression: ids differing only in '0' and '8' (same low 3 bits) do not always share a shard (fnv % 8 kept them together)", () => {
+    const pairs = Array.from({ length: 100 }, (_, i) => [`user-${i}0`, `user-${i}8`] as const)
+    expect(pairs.filter(([a, b]) => shardOf(a, 8) === shardOf(b, 8)).length).toBeLessThan(30)
+  })
+
   it('test and session names are one escaped segment each: "a/b" never reads "a"', () => {
     expect(keys.session('a/b', 'x')).toBe('t/a%2Fb/s/x/')
     expect(keys.shard('a', 0).startsWith(keys.shard('a/b', 0))).toBe(false)
