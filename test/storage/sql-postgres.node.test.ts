@@ -5,6 +5,7 @@ import { sqlStorage, type SqlDatabase } from '../../src/storage/sql.js'
 import { postgresMissing, startPostgres, type PostgresServer } from './postgres.js'
 import { conformance, registerCases } from './run.js'
 import { pgDatabase, postgresJsDatabase, type PgPoolLike, type PostgresJsLike } from './sql-clients.js'
+import { sqlMatchesModel } from './sql-model.js'
 import { freshTable, sqlCases, sqlHarness, sqlStoreHarness, type SqlEngine } from './sql-cases.js'
 import { storeSuite } from './store-run.js'
 import { twoAgents } from './two-agents.js'
@@ -134,6 +135,11 @@ describe.skipIf(missing)('sqlStorage postgres: concurrency (real PostgreSQL)', (
     expect([report.stored, report.lost, report.duplicated, report.errors]).toEqual([40, [], [], []])
     expect(report.retries).toBeGreaterThan(0)
   }, 120_000)
+
+  it('property: any sequence of every operation, hostile keys and any JSON, gives what the memory adapter gives (100 runs each client)', async () => {
+    await sqlMatchesModel(() => sqlStorage(viaPg.db, { dialect: 'postgres', table: freshTable() }), 100)
+    await sqlMatchesModel(() => sqlStorage(viaJs.db, { dialect: 'postgres', table: freshTable() }), 100)
+  }, 240_000)
 
   it('the table is where the docs say: key COLLATE "C" primary key, value text; keys and values readable in SQL', async () => {
     const table = freshTable()

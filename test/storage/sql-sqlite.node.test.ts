@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { sqlStorage } from '../../src/storage/sql.js'
 import { conformance, registerCases } from './run.js'
 import { betterSqlite3Database, type BetterSqlite3Like } from './sql-clients.js'
+import { sqlMatchesModel } from './sql-model.js'
 import { freshTable, sqlCases, sqlHarness, sqlStoreHarness, type SqlEngine } from './sql-cases.js'
 import { storeSuite } from './store-run.js'
 import { twoAgents } from './two-agents.js'
@@ -58,6 +59,10 @@ describe(`${label}: concurrency and layout`, () => {
     const [ddl] = (await engine.db.query(`SELECT sql FROM sqlite_schema WHERE name = ?`, [table])).rows!
     expect(ddl!.sql).toBe(`CREATE TABLE "${table}" (key TEXT NOT NULL COLLATE BINARY PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`)
   })
+
+  it('property: any sequence of every operation, hostile keys and any JSON, gives what the memory adapter gives (200 runs)', async () => {
+    await sqlMatchesModel(() => sqlStorage(engine.db, { dialect: 'sqlite', table: freshTable() }), 200)
+  }, 120_000)
 
   it('an in-memory database works the same (one connection)', async () => {
     const memory = new Database(':memory:')
