@@ -137,6 +137,15 @@ const COMBINED = [
     ].join('\n'),
     budget: 27.5 * KB,
   },
+  {
+    // A page that only talks to an agent (issue 12 asks for a small browser client: at most 3 KB on
+    // top of the core, or no core at all). No core: 5.4 KB, all of it the client's own: eventsource-parser
+    // 1.25 KB, requests with typed errors, event checks and header scrubbing 2.6 KB, the session view
+    // 1.1 KB, the error classes 0.4 KB. (The AI SDK's AbstractChat with DefaultChatTransport: 129 KB.)
+    name: "import { createAgentClient } from 'agentctx/client' (no core)",
+    source: `export { createAgentClient } from '${dist('agentctx/client')}'`,
+    budget: 5.75 * KB,
+  },
   { name: 'core + openai', source: `export * from '${distOf(core)}'\nexport * from '${dist('agentctx/providers/openai')}'` },
   {
     // The kernel (retries, redirects, SSE, errors, key scrubbing, checks) is paid once: a second

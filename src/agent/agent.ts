@@ -4,10 +4,11 @@ import { ContextConflictError, invalid } from '../errors.js'
 import type { Json, JsonObject } from '../state/json.js'
 import type { NodeLabel } from '../state/turns.js'
 import type { ContextStore } from '../storage/store.js'
+import type { TaskInfo } from '../tasks/tasks.js'
+import { keepBackground, withBackground } from './background.js'
 import { AgentEvent, ErrorEvent, eventFromJSON, StartEvent, TextEvent } from './events.js'
 import { channel, type Channel } from './channel.js'
 import { corsPolicy, type CorsOptions } from './cors.js'
-import { CHAT_PATH, handleChat } from './ai-sdk.js'
 import { handleFetch, type Authorize, type ExecutionContextLike } from './http.js'
 
 /** What a handler gets besides the event and the context. */
@@ -66,8 +67,10 @@ export interface AgentOptions {
   interrupts?: (event: AgentEvent) => boolean
   /**
    * Receives the events of background tasks (tagged `background: { task }`) and background save
-   * failures that arrive when no `send` of their session is streaming. Without it they are dropped:
-   * what the task changed in the context is saved all the same.
+   * failures that arrive when no `send` of their session is streaming: the stream of the request
+   * that started the task has closed (its reader left, a barge-in ended it, or 300 s passed) and
+   * no other is open. Without it they are not streamed: they are still kept with their turn
+   * (`response.background`) and what the task changed in the context is saved all the same.
    */
   onBackgroundEvent?: (sessionId: string, event: AgentEvent) => void
   /**
@@ -163,10 +166,12 @@ export interface Agent {
   fetch(request: Request, env?: unknown, executionContext?: ExecutionContextLike): Promise<Response>
 }
 
-/** One event's turn, from `send` until it is saved. */
+/** One event's turn, from `send` until it is saved; its stream, until the tasks it started that yield events are done. */
 interface Run {
   controller: AbortController
   output: Channel<AgentEvent>
+  /** `done` of the tasks this turn started that can yield events: the stream stays open for them. */
+  tasks: Set<Promise<unknown>>
   /** Set by `interrupt`: the runtime stops waiting on the handler, whether or not the abort reached it. */
   stopped?: { reason: unknown }
   /** Rejects what the runtime is waiting on in the handler (see `untilStopped`). */
@@ -192,7 +197,19 @@ interface Session {
   idle?: boolean
   /** Set by `delete`: nothing of this session is saved any more. */
   deleted?: boolean
+  /** A save for kept background events is queued and not started: the next event rides on it. */
+  saveQueued?: boolean
 }
+
+/**
+ * Longest a request's stream stays open after its turn was saved, for the events of the tasks the
+ * turn started (each task is waited for until it settles or its own timeout): 300 s, what Vercel
+ * lets an Edge Function stream; Workers and Node have no such limit while the client is connected.
+ */
+const MAX_STREAM_WAIT = 300_000
+
+/** The run and turn a task was started in: its events go to that run's stream and are kept with that turn. */
+const origins = new WeakMap<TaskInfo, { run: Run; turn: number }>()
 
 /** What an interrupted turn's signal is aborted with. */
 const interruption = (message: string, signalReason?: unknown) => new AbortedError(message, { reason: abortReason(signalReason, 'interrupted'), signalReason })
@@ -352,10 +369,67 @@ export function createAgent(options: AgentOptions): Agent {
     }
   }
 
-  /** Where a background task's events go: the streaming run, else the callback. */
-  function deliver(id: string, s: Session, event: AgentEvent): void {
-    if (s.running) s.running.output.push(event)
+  /** Where a background task's events go: the stream of the run that started it while open, else the streaming run, else the callback. */
+  function deliver(id: string, s: Session, event: AgentEvent, from?: Run): void {
+    if (from && !from.output.closed) from.output.push(event)
+    else if (s.running && !s.running.output.closed) s.running.output.push(event)
     else options.onBackgroundEvent?.(id, event)
+  }
+
+  /** A task's event: tagged with its task and the turn that started it, kept with that turn, delivered. */
+  function background(id: string, s: Session, ctx: Context, task: TaskInfo, event: AgentEvent): void {
+    const from = origins.get(task)
+    event.background = { task: task.name }
+    if (from) {
+      event.turn = from.turn
+      // Kept in memory and saved soon, unless the session was deleted or this copy was dropped
+      // (a lost conflict, a failed save): then it is only streamed.
+      if (!s.deleted && s.ctx === ctx && keepBackground(ctx, from.turn, event) === 'kept') saveSoon(id, s)
+    }
+    deliver(id, s, event, from?.run)
+  }
+
+  /**
+   * Saves the session after a background event was kept, coalesced: while one such save is queued
+   * and not started, later events ride on it (10,000 events in a burst cost a few saves, not 10,000).
+   * Queued behind the session's runs; a task's own save when it settles comes after it.
+   */
+  function saveSoon(id: string, s: Session): void {
+    if (s.saveQueued) return
+    s.saveQueued = true
+    void queue(s, async () => {
+      s.saveQueued = false
+      try {
+        if (s.ctx && !s.deleted) await store.save(s.ctx)
+      } catch (error) {
+        s.ctx = undefined
+        deliver(id, s, ErrorEvent.fromError(error))
+      }
+    })
+  }
+
+  /**
+   * Ends a run's stream once its turn was saved and the tasks it started that yield events have
+   * settled (or passed their timeout), at most `MAX_STREAM_WAIT` later, or at once when the reader
+   * left. An interrupted turn's stream ends at once: the user moved on, and the events of its tasks
+   * go to the next stream.
+   */
+  function closeWhenDone(run: Run): void {
+    if (run.stopped || !run.tasks.size) return run.output.close()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, MAX_STREAM_WAIT)))
+    const settled = (async () => {
+      // Tasks started while waiting (by a task, through this turn's context) are waited for too.
+      while (run.tasks.size && !run.output.closed) {
+        const dones = [...run.tasks]
+        await Promise.race([Promise.all(dones), run.output.whenClosed])
+        for (const done of dones) run.tasks.delete(done)
+      }
+    })()
+    void Promise.race([settled, bound]).then(() => {
+      clearTimeout(timer)
+      run.output.close()
+    })
   }
 
   /** `send`, and a promise `fetch` awaits: settled once the session is open, rejected with `init`'s error. */
@@ -367,7 +441,7 @@ export function createAgent(options: AgentOptions): Agent {
       for (const r of s.runs) interrupt(r, interruption('interrupted by a new event'))
       attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
-    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>(), request: sendOptions.request }
+    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>(), tasks: new Set(), request: sendOptions.request }
     // Without `init` nothing can fail before the stream: `fetch` answers at once, as it always did.
     let opened = Promise.resolve()
     if (options.init) opened = new Promise<void>((resolve, reject) => (run.opened = { resolve, reject }))
@@ -402,8 +476,12 @@ export function createAgent(options: AgentOptions): Agent {
         try {
           const opened = await open(s, id, run)
           run.opened?.resolve()
-          ctx = opened.ctx
-          internals(ctx).setTaskSink({
+          const c = (ctx = opened.ctx)
+          internals(c).setTaskSink({
+            started: (task, yields, turnId) => {
+              origins.set(task, { run, turn: turnId })
+              if (yields && !run.output.closed) run.tasks.add(task.done)
+            },
             emit: (value, task) => {
               let out: AgentEvent
               try {
@@ -411,10 +489,9 @@ export function createAgent(options: AgentOptions): Agent {
               } catch (error) {
                 out = ErrorEvent.fromError(error)
               }
-              out.background = { task: task.name }
-              deliver(id, s, out)
+              background(id, s, c, task, out)
             },
-            onError: (error, task) => deliver(id, s, ErrorEvent.fromError(error, { meta: { background: { task: task.name } } })),
+            onError: (error, task) => background(id, s, c, task, ErrorEvent.fromError(error)),
             waitUntil,
             onSettled: () => saveLater(id, s),
           })
@@ -460,7 +537,7 @@ export function createAgent(options: AgentOptions): Agent {
       if (failed && s.ctx === ctx) s.ctx = undefined
       s.running = undefined
       run.opened?.resolve() // a failure before the session was open: the stream says it
-      output.close()
+      closeWhenDone(run)
       s.runs.delete(run)
       evict(id, s)
     }
@@ -502,7 +579,7 @@ export function createAgent(options: AgentOptions): Agent {
     const text = emitted.map((e) => (typeof e.data.text === 'string' ? e.data.text : '')).filter(Boolean).join(' ')
     if (text) response.text = text
     if (run.stopped) response.interrupted = true
-    ctx.addResponse(response)
+    ctx.addResponse(withBackground(ctx, response))
     // The handler may label the turn itself (ctx.addLabel); otherwise the label is the event's type.
     if (!ctx.labels.has(ctx.currentTurnId)) ctx.addLabel({ flow: startLabel.flow, node: event.type })
   }
@@ -551,8 +628,12 @@ export function createAgent(options: AgentOptions): Agent {
     delete: remove,
     fetch: (request, _env, executionContext) => {
       const deps = { agent: { start, delete: remove }, store, runtime, authorize: options.authorize, cors, onError: options.onError }
-      const chat = options.protocol === 'ai-sdk' && CHAT_PATH.test(new URL(request.url).pathname)
-      return (chat ? handleChat : handleFetch)(request, deps, executionContext)
+      // The AI SDK's protocol is loaded the first time a request needs it (1.3 KB gzip that an
+      // agent without it does not carry); the path test is the same as ai-sdk.ts's CHAT_PATH.
+      if (options.protocol === 'ai-sdk' && /\/chat(?:\/[^/]+\/stream)?\/?$/.test(new URL(request.url).pathname)) {
+        return import('./ai-sdk.js').then((m) => m.handleChat(request, deps, executionContext))
+      }
+      return handleFetch(request, deps, executionContext)
     },
   }
   return agent

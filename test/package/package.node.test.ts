@@ -37,6 +37,28 @@ describe('the experiments entry', () => {
   })
 })
 
+describe('the client entry', () => {
+  it('agentctx/client exports createAgentClient and the errors it throws; its view, event checks and SSE reader stay inside', async () => {
+    const client = await import('../../src/client/index.js')
+    expect(Object.keys(client).sort()).toEqual(['AbortedError', 'AgentHttpError', 'ContextConflictError', 'ContextError', 'ValidationError', 'createAgentClient'])
+  })
+
+  it('imports no core: not context.ts, not valibot, not the agent runtime (a page that talks to an agent does not carry them)', () => {
+    const seen = new Set<string>()
+    const walk = (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      const code = readFileSync(join(root, file), 'utf8')
+      for (const [, spec] of code.matchAll(/^(?:import|export)\s(?!type\b)[^'"]*?from\s*['"]([^'"]+)['"]/gm)) {
+        if (spec!.startsWith('.')) walk(join(file, '..', spec!.replace(/\.js$/, '.ts')))
+        else seen.add(spec!)
+      }
+    }
+    walk('src/client/index.ts')
+    expect([...seen].sort()).toEqual(['eventsource-parser', 'src/abort.ts', 'src/client/client.ts', 'src/client/errors.ts', 'src/client/events.ts', 'src/client/index.ts', 'src/client/view.ts', 'src/errors.ts', 'src/providers/kernel/errors.ts', 'src/providers/kernel/scrub.ts'])
+  })
+})
+
 describe('package.json', () => {
   it('is an ESM package without side effects, with nanoid and valibot as runtime dependencies', () => {
     expect(pkg.name).toBe('agentctx')
