@@ -165,7 +165,13 @@ export function createExperiments(adapter: StorageAdapter, options?: Experiments
       const previous = readContribution(await store.get(sessionKey), full(sessionKey), k)
       if (previous && jsonEqual(previous as unknown as Json, contribution as unknown as Json)) return { expected, next: undefined, result: undefined }
       const shard = readShard(expected, full(shardKey), k) ?? emptyShard(k)
-      const next = applyContribution(shard, previous, contribution) as unknown as Json
+      const updated = applyContribution(shard, previous, contribution)
+      // A previous contribution the shard does not hold (a record edited or restored apart from its
+      // shard) would drive a count below 0: refused before anything is written.
+      if (updated.sessions.some((n) => n < 0) || Object.values(updated.outcomes).some((per) => per.some(([n]) => n < 0))) {
+        throw badRecord(full(sessionKey), 'the shard does not hold this contribution (a count would fall below 0)')
+      }
+      const next = updated as unknown as Json
       return { expected, next, also: [[sessionKey, contribution as unknown as Json]], result: undefined }
     })
   }

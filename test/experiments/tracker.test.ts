@@ -295,6 +295,17 @@ describe('hostile storage and bad arguments', () => {
     expect(await ns.get(keys.session('t', 'new'))).toBeUndefined()
   })
 
+  it('a session record the shard does not hold (restored apart from it) is refused, not driven below 0', async () => {
+    const { store, ns } = await seeded()
+    const ctx = new Context({ sessionId: 'restored' })
+    ctx.addTest('t', { a: 1, b: 1 })
+    await ns.set(keys.session('t', 'restored'), { option: 0, outcomes: { ghost: 5 } })
+    const error = await createExperiments(store).record(ctx).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as ValidationError).path).toBe(NS + keys.session('t', 'restored'))
+    expect((await createExperiments(store).evaluate('t')).iterations).toBe(1)
+  })
+
   it('a bad conclusion record is refused by evaluate and attach', async () => {
     const { store, ns } = await seeded()
     await ns.set(keys.conclusion('t'), { test: 'other', value: 'a', reason: 'maxIterations', confidence: 0, iterations: 1, concludedAt: 'x' })
