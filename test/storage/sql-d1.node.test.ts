@@ -14,6 +14,7 @@ let mf: Miniflare | undefined
 const results: Record<string, CaseResult[]> = {}
 let race: (WritersRaceReport & { error?: string }) | undefined
 let agents: (TwoAgentsReport & { error?: string }) | undefined
+let model: { ok?: true; error?: string } | undefined
 
 beforeAll(async () => {
   mf = await startWorker(new URL('./workerd/sql-worker.ts', import.meta.url).pathname, { d1Databases: ['DB'] })
@@ -24,6 +25,7 @@ beforeAll(async () => {
   }
   race = (await (await mf.dispatchFetch('http://localhost/race')).json()) as typeof race
   agents = (await (await mf.dispatchFetch('http://localhost/agents')).json()) as typeof agents
+  model = (await (await mf.dispatchFetch('http://localhost/model')).json()) as typeof model
 }, 180_000)
 afterAll(() => mf?.dispose())
 
@@ -43,6 +45,10 @@ describe('sqlStorage sqlite (D1 in workerd): concurrency and layout', () => {
     expect(agents?.error).toBeUndefined()
     expect([agents!.stored, agents!.lost, agents!.duplicated, agents!.errors]).toEqual([40, [], [], []])
     expect(agents!.retries).toBeGreaterThan(0)
+  })
+
+  it('property: any sequence of every operation, hostile keys and any JSON, gives what the memory adapter gives (50 runs in workerd)', () => {
+    expect(model).toEqual({ ok: true })
   })
 
   it('a record written in the Worker reads back from Node through the binding: one row, key and JSON text', async () => {

@@ -7,12 +7,14 @@
  *   GET /sql           SQL's own cases (sql-cases.ts)      (CaseResult[])
  *   GET /race          3 writers × 19 turns on one context (WritersRaceReport, or { error })
  *   GET /agents        two agents on one session           (TwoAgentsReport, or { error })
+ *   GET /model         the model property, 50 runs         ({ ok: true } or { error })
  *   GET /sample        writes one record, for the test to read back from Node through miniflare
  */
 import { encodeKey, namespaced } from '../../../src/storage/adapter.js'
 import { sqlStorage } from '../../../src/storage/sql.js'
 import { runCases } from '../conformance.js'
 import { d1Database, type D1Like } from '../sql-clients.js'
+import { sqlMatchesModel } from '../sql-model.js'
 import { freshTable, sqlCases, sqlHarness, sqlStoreHarness, type SqlEngine } from '../sql-cases.js'
 import { runStoreCases } from '../store-cases.js'
 import { twoAgents } from '../two-agents.js'
@@ -52,6 +54,13 @@ export default {
           return Response.json({ error: String(e) })
         }
       }
+      case '/model':
+        try {
+          await sqlMatchesModel(() => sqlStorage(engine.db, { dialect: 'sqlite', table: freshTable() }), 50)
+          return Response.json({ ok: true })
+        } catch (e) {
+          return Response.json({ error: String(e) })
+        }
       case '/sample':
         await namespaced(sqlStorage(engine.db, { dialect: 'sqlite', table: 'sample' }), 'agentctx').set(encodeKey(['ctx', '1', 'h']), { turns: 1, text: 'ünï' })
         return new Response('ok')
