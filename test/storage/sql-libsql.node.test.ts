@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { sqlStorage } from '../../src/storage/sql.js'
 import { conformance, registerCases } from './run.js'
 import { libsqlDatabase } from './sql-clients.js'
+import { sqlMatchesModel } from './sql-model.js'
 import { freshTable, sqlCases, sqlHarness, sqlStoreHarness, type SqlEngine } from './sql-cases.js'
 import { storeSuite } from './store-run.js'
 import { twoAgents } from './two-agents.js'
@@ -40,6 +41,10 @@ describe(`${label}: concurrency`, () => {
     expect(report.lost).toEqual([])
     expect(report.conflicts).toBeGreaterThan(0)
   }, 60_000)
+
+  it('property: any sequence of every operation, hostile keys and any JSON, gives what the memory adapter gives (100 runs)', async () => {
+    await sqlMatchesModel(() => sqlStorage(engine.db, { dialect: 'sqlite', table: freshTable() }), 100)
+  }, 120_000)
 
   it('two agents on one session: no turn lost, none twice; the loser of each race runs its turn again', async () => {
     const table = freshTable()
