@@ -110,14 +110,19 @@ export async function startPostgres(settings: PostgresSettings = {}): Promise<Po
     throw new Error(`PostgreSQL did not start: ${String(e)} ${stderr} ${log}`)
   }
   let stopped = false
-  const stop = async () => {
+  const stopNow = () => {
     if (stopped) return
     stopped = true
+    process.off('exit', stopNow)
     try {
       exec('pg_ctl', ['stop', '-D', data, '-m', 'immediate', '-w'])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
   }
+  // pg_ctl leaves the server running on its own: a process ending without stop() (a crash, a
+  // timeout) must not leave it behind. Synchronous, as an 'exit' listener has to be.
+  process.on('exit', stopNow)
+  const stop = async () => stopNow()
   return { host: '127.0.0.1', port, user: 'agentctx', database: 'postgres', url: `postgres://agentctx@127.0.0.1:${port}/postgres`, stop }
 }
