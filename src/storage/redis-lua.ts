@@ -6,35 +6,55 @@
  */
 
 /**
- * Writes a batch, optionally under a compare: KEYS[1] is the list index (a sorted set), KEYS[2..]
- * the value keys; ARGV[1] is the compare (`''` none, `'-'` the last key must be absent, `'='` its text
- * must be ARGV[2] exactly); then a member (our key) and a value text per key, `''` deleting it (JSON
- * text is never empty). Entries apply in order, the compared key last. Returns 1 when written, 0 when
- * the compare failed on presence, `'~' .. text` when the last key holds other text (the caller
- * compares values, see `compareAndSet` in redis.ts).
+ * Writes a batch, optionally under a compare. KEYS[1] is the list index (a sorted set), KEYS[2] the
+ * compared key (the batch's last), ARGV[1] the compare (`''` none, `'-'` KEYS[2] must be absent, `'='`
+ * its text must be ARGV[2] exactly). The entries come one of two ways:
+ *
+ * - inline: KEYS[3..] the value keys, ARGV[3..] a member (our key) and a value text per key;
+ * - staged (no ARGV[3]): KEYS[3] a hash filled by `STAGE`, field the value key, value
+ *   `<bytes of member>:<member><text>` (a key may hold any byte, ':' and newlines included). The
+ *   hash is deleted here whatever the outcome.
+ *
+ * A text `''` deletes (JSON text is never empty). Entries apply in order, KEYS[2] last. Returns 1
+ * when written, 0 when the compare failed on presence, `'~' .. text` when KEYS[2] holds other text
+ * (the caller compares values, see `compareAndSet` in redis.ts).
  */
-export const WRITE = `local n = #KEYS - 1
-local mode = ARGV[1]
-if mode ~= '' then
-  local cur = redis.call('GET', KEYS[n + 1])
-  if mode == '-' then
-    if cur then return 0 end
-  elseif not cur then
-    return 0
-  elseif cur ~= ARGV[2] then
-    return '~' .. cur
+export const WRITE = `local mode, cur = ARGV[1], redis.call('GET', KEYS[2])
+local fail = (mode == '-' and cur and 0) or (mode == '=' and (not cur and 0 or (cur ~= ARGV[2] and '~' .. cur)))
+local ops, last = {}, nil
+if ARGV[3] then
+  if fail then return fail end
+  for i = 3, #KEYS do ops[#ops + 1] = {KEYS[i], ARGV[2 * i - 3], ARGV[2 * i - 2]} end
+else
+  local all = redis.call('HGETALL', KEYS[3])
+  redis.call('DEL', KEYS[3])
+  if fail then return fail end
+  for i = 1, #all, 2 do
+    local v = all[i + 1]
+    local c = string.find(v, ':', 1, true)
+    local e = c + tonumber(string.sub(v, 1, c - 1))
+    local op = {all[i], string.sub(v, c + 1, e), string.sub(v, e + 1)}
+    if all[i] == KEYS[2] then last = op else ops[#ops + 1] = op end
   end
+  ops[#ops + 1] = last
 end
-for i = 1, n do
-  local member, text = ARGV[1 + 2 * i], ARGV[2 + 2 * i]
-  if text == '' then
-    redis.call('DEL', KEYS[i + 1])
-    redis.call('ZREM', KEYS[1], member)
+for _, op in ipairs(ops) do
+  if op[3] == '' then
+    redis.call('DEL', op[1])
+    redis.call('ZREM', KEYS[1], op[2])
   else
-    redis.call('SET', KEYS[i + 1], text)
-    redis.call('ZADD', KEYS[1], 0, member)
+    redis.call('SET', op[1], op[3])
+    redis.call('ZADD', KEYS[1], 0, op[2])
   end
 end
+return 1`
+
+/**
+ * Adds ARGV's field-value pairs to the hash KEYS[1], for a batch too large for one request (see
+ * `WRITE`); it expires in an hour, so a writer that dies before its `WRITE` leaves no garbage.
+ */
+export const STAGE = `for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], 3600)
 return 1`
 
 /** The values of KEYS, each `'~' .. text` or nil (absent). */

@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageLimit, showKey, type StorageAdapter } from './adapter.js'
-import { LIST, READ, WRITE } from './redis-lua.js'
+import { LIST, READ, STAGE, WRITE } from './redis-lua.js'
 
 /** ioredis (`new Redis(url)`, `new Cluster(nodes)`): `eval(script, numKeys, ...keys, ...args)`. */
 export interface IORedisLike {
@@ -57,7 +57,8 @@ function evaluator(client: RedisClientLike): RedisEval {
   if (typeof client === 'function') return client
   // node-redis alone spells `evalSha` in camelCase; ioredis alone has `defineCommand`; Upstash `createScript`.
   if (typeof c.evalSha === 'function') return (s, keys, args) => c.eval!(s, { keys, arguments: args })
-  if (typeof c.defineCommand === 'function') return (s, keys, args) => c.eval!(s, keys.length, ...keys, ...args)
+  // ioredis flattens array arguments: no spreading of a long batch into a call (which overflows the stack).
+  if (typeof c.defineCommand === 'function') return (s, keys, args) => c.eval!(s, keys.length, keys, args)
   if (typeof c.createScript === 'function') return (s, keys, args) => c.eval!(s, keys, args)
   throw new ValidationError('invalid_argument', 'redisStorage: client must be an ioredis, node-redis or @upstash/redis client, or an eval function', { path: 'client' })
 }
@@ -69,6 +70,10 @@ function text(reply: unknown): string | undefined {
   if (s[0] !== '~') throw new Error('bad reply')
   return s.slice(1)
 }
+
+/** Entries and characters of text in one request (see `writeAll`). */
+const BATCH = 1000
+const BYTES = 1 << 20
 
 /** Most rounds of `compareAndSet` against a value equal to `expected` but spelled otherwise, each one lost to a concurrent rewrite. */
 const ROUNDS = 16
@@ -125,19 +130,47 @@ export function redisStorage(client: RedisClientLike, options?: RedisStorageOpti
     }
     return t
   }
-  /** Runs the write script over `entries` (value `undefined` deletes), the compare applying to the last one. */
-  const writeAll = (entries: [string, string | undefined][], mode = '', expected = '') => {
-    const keys = entries.map((e) => e[0])
-    const args = [mode, expected]
-    for (const [k, t] of entries) args.push(k, t ?? '')
-    return run(WRITE, [indexOf(keys[0]!), ...keys.map(valueKey)], args)
+  /**
+   * Runs the write script over `entries` (text `undefined` deletes), the compare applying to the
+   * last one. Up to 1,000 entries and 1 MB of text go in one request; a larger batch (a first save
+   * of a long imported history) is staged in requests of that size, then applied by one script, so
+   * no request outgrows a client's argument spreading (node-redis and @upstash/redis spread every
+   * argument: a 100,000-turn save overflowed the call stack) or Upstash's request size.
+   */
+  const writeAll = async (entries: [string, string | undefined][], mode = '', expected = '') => {
+    const last = entries[entries.length - 1]![0]
+    const head = [indexOf(last), valueKey(last)]
+    const chunks: string[][] = [[]]
+    let bytes = 0
+    for (const [k, t] of entries) {
+      bytes += k.length + (t?.length ?? 0)
+      let chunk = chunks[chunks.length - 1]!
+      if (chunk.length && (chunk.length >= 2 * BATCH || bytes > BYTES)) chunks.push((chunk = [])), (bytes = k.length + (t?.length ?? 0))
+      chunk.push(k, t ?? '')
+    }
+    if (chunks.length === 1) return run(WRITE, [...head, ...entries.map((e) => valueKey(e[0]))], [mode, expected, ...chunks[0]!])
+    const stage = `${prefix}{${tag(last)}}~${[...crypto.getRandomValues(new Uint32Array(2))].join('.')}`
+    const utf8 = new TextEncoder()
+    for (const chunk of chunks) {
+      const args: string[] = []
+      for (let i = 0; i < chunk.length; i += 2) args.push(valueKey(chunk[i]!), `${utf8.encode(chunk[i]).length}:${chunk[i]}${chunk[i + 1]}`)
+      await run(STAGE, [stage], args)
+    }
+    return run(WRITE, [...head, stage], [mode, expected])
   }
   const getMany = async (keys: string[]) => {
     keys.forEach(checkKey)
-    if (!keys.length) return []
+    const out: (Json | undefined)[] = []
     // On a cluster, keys of several hash tags are refused by the server (CROSSSLOT): a StorageError.
-    const replies = (await run(READ, keys.map(valueKey), [])) as unknown[]
-    return keys.map((k, i) => decode(name, k, text(replies[i])))
+    // Reads need no atomicity: 1,000 keys a request, in parallel.
+    await Promise.all(
+      Array.from({ length: Math.ceil(keys.length / BATCH) }, async (_, c) => {
+        const part = keys.slice(c * BATCH, (c + 1) * BATCH)
+        const replies = (await run(READ, part.map(valueKey), [])) as unknown[]
+        part.forEach((k, i) => (out[c * BATCH + i] = decode(name, k, text(replies[i]))))
+      }),
+    )
+    return out
   }
   const setMany = (entries: [string, Json][]) => {
     const texts = entries.map(([k, v]): [string, string] => [k, textOf(k, v)])
@@ -159,8 +192,13 @@ export function redisStorage(client: RedisClientLike, options?: RedisStorageOpti
       attempt(name, 'list', start, async () => {
         checkKey(start)
         const limit = pageLimit(opts?.limit)
-        const after = opts?.cursor
+        let after = opts?.cursor
         if (after !== undefined) checkKey(after)
+        // A cursor from another prefix: before it, list from the start; past it, nothing is left.
+        if (after !== undefined && !after.startsWith(start)) {
+          if (after > start) return { keys: [] }
+          after = undefined
+        }
         if (cluster && (options?.hashTag ? false : start.split('/', 4).length < 4)) {
           // The index of one tag holds only its keys: a wider prefix would list a fraction, silently.
           throw new ValidationError('invalid_argument', `${name}: with cluster, ${showKey(start)} spans hash tags`, { path: start })

@@ -97,6 +97,26 @@ describe.skipIf(redis.missing)('redisStorage', () => {
     })
   }
 
+  for (const name of CLIENTS) {
+    it(`${name}: regression: a batch of 120,000 entries is written whole (it overflowed the call stack: 240,000 arguments spread into one call), staged in requests of 1,000; a staged compare-and-set that fails writes nothing`, async () => {
+      const a = await redis.make(name)
+      // Keys holding ':' and a newline: the staged form spells each as `<bytes>:<key><text>`.
+      const entries = Array.from({ length: 120_000 }, (_, i): [string, Json] => [`big/${i}:é\n`, i])
+      await a.setMany!(entries)
+      expect((await a.list('big/', { limit: 3 })).keys).toEqual(entries.map(([k]) => k).sort(utf8Order).slice(0, 3))
+      expect(await a.getMany!(['big/0:é\n', 'big/119999:é\n', 'big/x'])).toEqual([0, 119_999, undefined])
+      expect(await redis.raw().zcard('#index')).toBe(120_000)
+      const also = entries.slice(0, 5000).map(([k]): [string, Json] => [k, 'changed'])
+      expect(await a.compareAndSet!('big/head', { stale: true }, 1, also)).toBe(false)
+      expect(await a.compareAndSet!('big/head', undefined, 1, also)).toBe(true)
+      expect(await a.getMany!(['big/head', 'big/0:é\n', 'big/4999:é\n', 'big/5000:é\n'])).toEqual([1, 'changed', 'changed', 5000])
+      await a.deleteMany!(entries.slice(0, 1500).map(([k]) => k))
+      expect(await a.getMany!(['big/0:é\n', 'big/1499:é\n', 'big/6000:é\n'])).toEqual([undefined, undefined, 6000])
+      // No staging hash is left behind, written or refused.
+      expect(await redis.raw().keys('*~*')).toEqual([])
+    }, 120_000)
+  }
+
   it('@upstash/redis with any response options: base64 or not, automatic deserialization on or off, auto-pipelining on or off', async () => {
     const { url, token } = redis.upstash()
     const values: Json[] = ['"quoted"', '123', 'true', 'null', '{"a":1}', 12345678901234567000, { b: '2', n: [1, '1'] }, 'ünï 🙂']

@@ -44,7 +44,8 @@ describe.skipIf(missing)('redis cluster (one cluster-enabled redis-server, iored
   it('with cluster: true the store saves, loads, reads older turns, retries conflicts and deletes: every call in one slot', async () => {
     const a = redisStorage(cluster!, { cluster: true, prefix: 'c1:' })
     const store = createContextStore(a, { channel: false, runtime, recentTurns: 5 })
-    const ctx = sample('one', 40, 100)
+    // 3,000 turns: the first save is staged (over 1,000 entries), its hash in the context's slot too.
+    const ctx = sample('one', 3000, 100)
     await store.save(ctx)
     addTurns(ctx, 3)
     await store.save(ctx)
