@@ -138,6 +138,14 @@ describe.skipIf(redis.missing)('redisStorage', () => {
     expect([...paths].sort()).toEqual(['/', '/pipeline'])
   })
 
+  it('a cursor from another prefix lists nothing outside the prefix: before it, from the start; past it, nothing', async () => {
+    const a = await redis.make('ioredis')
+    await a.setMany!([['a/1', 1], ['b/1', 1], ['b/2', 1], ['c/1', 1]])
+    expect(await a.list('b/', { cursor: 'a/1' })).toEqual({ keys: ['b/1', 'b/2'] })
+    expect(await a.list('b/', { cursor: 'c/0' })).toEqual({ keys: [] })
+    expect(await a.list('b/', { cursor: 'b/1' })).toEqual({ keys: ['b/2'] })
+  })
+
   it('an eval function is a client too (any library that can run EVAL)', async () => {
     await redis.raw().flushdb()
     const io = redis.client('ioredis') as unknown as { call(...a: (string | number)[]): Promise<unknown> }
