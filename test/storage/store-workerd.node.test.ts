@@ -19,7 +19,7 @@ beforeAll(async () => {
     if (!response.ok) throw new Error(`/${route}: HTTP ${response.status}: ${await response.text()}`)
     results[route] = (await response.json()) as CaseResult[]
   }
-}, 60_000)
+}, 180_000)
 afterAll(() => mf?.dispose())
 
 reportStoreSuite('cloudflareKV (workerd)', () => results.kv)
