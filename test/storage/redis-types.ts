@@ -14,3 +14,22 @@ export const nodeRedis = (client: ReturnType<typeof createClient>): NodeRedisLik
 export const nodeRedisCluster = (client: ReturnType<typeof createCluster>): NodeRedisLike => client
 export const upstash = (client: UpstashRedis): UpstashRedisLike => client
 export const any = (client: Redis | ReturnType<typeof createClient> | UpstashRedis): RedisClientLike => client
+
+/** The README's and docs/redis.md's setup snippets, compiled (never run). */
+export async function snippets(url: string, token: string): Promise<unknown[]> {
+  const { Redis: IORedis, Cluster: IOCluster } = await import('ioredis')
+  const { createClient } = await import('redis')
+  const { Redis: Upstash } = await import('@upstash/redis')
+  const { redisStorage } = await import('../../src/storage/redis.js')
+  const { createContextStore } = await import('../../src/storage/store.js')
+  const node = await createClient({ url }).connect()
+  return [
+    createContextStore(redisStorage(new IORedis(url))),
+    createContextStore(redisStorage(node)),
+    createContextStore(redisStorage(new Upstash({ url, token }))),
+    createContextStore(redisStorage(Upstash.fromEnv())),
+    createContextStore(redisStorage(new IOCluster([{ host: '10.0.0.1', port: 6379 }]), { cluster: true })),
+    createContextStore(redisStorage(new IORedis(url), { prefix: 'myapp:' }), { namespace: 'support-bot' }),
+    redisStorage((script, keys, args) => node.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args])),
+  ]
+}
