@@ -15,6 +15,8 @@ export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{
 /** The statements of one table in one dialect; `?` placeholders in order (PostgreSQL's are numbered by `numbered`). */
 export interface SqlText {
   create: string
+  /** Reads nothing, fails unless the table exists with both columns. */
+  probe: string
   get: string
   /** Params: a JSON array of keys. */
   getMany: string
@@ -66,6 +68,7 @@ export function sqlText(dialect: SqlDialect, table: string): SqlText {
   const upsert = 'ON CONFLICT (key) DO UPDATE SET value = excluded.value'
   return {
     create,
+    probe: `SELECT key, value FROM ${t} WHERE 1 = 0`,
     get: fix(`SELECT value FROM ${t} WHERE key = ?`),
     getMany: fix(`SELECT key, value FROM ${t} WHERE key IN (${keys})`),
     set: fix(`INSERT INTO ${t} (key, value) VALUES (?, ?) ${upsert}`),

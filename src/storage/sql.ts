@@ -113,14 +113,20 @@ export function sqlStorage(db: SqlDatabase, options: SqlStorageOptions): Storage
   const sql = sqlText(dialect, table)
 
   let created: Promise<unknown> | undefined
-  // CREATE TABLE IF NOT EXISTS once per adapter. PostgreSQL can fail two racing creators with a
-  // unique violation in its catalog: the second try then finds the table.
+  // CREATE TABLE IF NOT EXISTS once per adapter. When it fails, the table may still be there to
+  // use: a role without CREATE on the schema (PostgreSQL checks that before existence) on a table
+  // made for it, or two racing creators (PostgreSQL's catalog fails the second with a unique
+  // violation). A probe says so; else one more CREATE, whose error is the one reported.
   const ready = () =>
     (created ??= (async () => {
       try {
         await db.query(sql.create, [])
       } catch {
-        await db.query(sql.create, [])
+        try {
+          await db.query(sql.probe, [])
+        } catch {
+          await db.query(sql.create, [])
+        }
       }
     })().catch((e: unknown) => {
       created = undefined

@@ -1,6 +1,7 @@
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { StorageError } from '../../src/errors.js'
 import { sqlStorage, type SqlDatabase } from '../../src/storage/sql.js'
 import { postgresMissing, startPostgres, type PostgresServer } from './postgres.js'
 import { conformance, registerCases } from './run.js'
@@ -140,6 +141,28 @@ describe.skipIf(missing)('sqlStorage postgres: concurrency (real PostgreSQL)', (
     await sqlMatchesModel(() => sqlStorage(viaPg.db, { dialect: 'postgres', table: freshTable() }), 100)
     await sqlMatchesModel(() => sqlStorage(viaJs.db, { dialect: 'postgres', table: freshTable() }), 100)
   }, 240_000)
+
+  it('regression: a role without CREATE on the schema works on a table made for it (PostgreSQL refuses CREATE TABLE IF NOT EXISTS before looking); without the table, a StorageError', async () => {
+    const table = freshTable()
+    const role = `r_${table}`
+    await viaPg.db.query(`CREATE ROLE ${role} LOGIN`, [])
+    await viaPg.db.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`, [])
+    const limited = new pg.Pool({ host: server!.host, port: server!.port, user: role, database: server!.database, max: 2 })
+    pools.push(limited)
+    const db = pgDatabase(limited as unknown as PgPoolLike)
+    const err = await sqlStorage(db, { dialect: 'postgres', table })
+      .set('k', 1)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(StorageError)
+    expect((err as StorageError).message).toBe('postgres: set of "k" failed (error)')
+    // The owner makes the table and grants what the adapter needs; no CREATE on the schema.
+    await sqlStorage(viaPg.db, { dialect: 'postgres', table }).list('')
+    await viaPg.db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${role}`, [])
+    const a = sqlStorage(db, { dialect: 'postgres', table })
+    await a.set('k', 1)
+    expect(await a.compareAndSet!('k', 1, 2, [['k/1', 1]])).toBe(true)
+    expect(await a.getMany!(['k', 'k/1'])).toEqual([2, 1])
+  })
 
   it('the table is where the docs say: key COLLATE "C" primary key, value text; keys and values readable in SQL', async () => {
     const table = freshTable()
