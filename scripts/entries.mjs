@@ -47,10 +47,10 @@ export const entries = [
   // overflowed) and, for Upstash, within its request size. The rest: the client detection (ioredis,
   // node-redis, Upstash), hash tags for Redis Cluster, the second compare round.
   { ...storage('redis'), addsToCore: 2.25 * KB },
-  // sqlStorage: 2.1 KB, over the 1.5 of the others: it carries the SQL of two dialects (0.6 KB: table,
+  // sqlStorage: 2.2 KB, over the 1.5 of the others: it carries the SQL of two dialects (0.6 KB: table,
   // range listing, JSON-array batches, conditional writes), key checks SQL text needs (lone
   // surrogates, NUL, PostgreSQL's 2,048 bytes), batches chunked for D1's 2 MB parameters, and the
-  // compare-and-set retry on 40001.
+  // compare-and-set retry on 40001, the probe of a table a role may not create.
   { ...storage('sql'), addsToCore: 2.25 * KB },
   ...['openai', 'anthropic', 'gemini'].map(provider),
   { specifier: 'agentctx/agent', input: 'src/agent/index.ts', output: 'agent/index', budget: 0, addsToCore: 6 * KB },
