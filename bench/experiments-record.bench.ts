@@ -14,6 +14,8 @@
  * figure is the median of 3 runs. "CAS retries" counts compare-and-set calls that found the record
  * changed, per recording.
  *
+ * Then evaluate's time at 100 and at 100,000 sessions recorded (`node … evaluate` runs only that).
+ *
  * Run (dependencies stay external, resolved from node_modules):
  *   npx esbuild bench/experiments-record.bench.ts --bundle --platform=node --format=esm --packages=external --outfile=node_modules/.cache/experiments-record.bench.mjs && node node_modules/.cache/experiments-record.bench.mjs
  */
@@ -123,10 +125,46 @@ async function table(name: string, make: (recorders: number) => Promise<StorageA
   }
 }
 
+// `node … evaluate` runs only the evaluate-cost line.
+const tables = process.argv[2] !== 'evaluate'
 const memory = memoryStorage()
-await table('memory', async () => [memory], 4000)
-await table('memory behind 1 ms a call (a store across a network)', async () => [latency(memory, 1)], 800, [1, 8, 32])
+if (tables) await table('memory', async () => [memory], 4000)
+if (tables) await table('memory behind 1 ms a call (a store across a network)', async () => [latency(memory, 1)], 800, [1, 8, 32])
 
+/**
+ * Evaluate's cost against the sessions recorded: a fresh tracker (nothing cached) evaluating a test
+ * of 100 sessions and one of 100,000, on the memory adapter; median of 50 evaluations each. Its reads
+ * are the same 11 records at any count (test/experiments/tracker.test.ts counts them).
+ */
+async function evaluateCost(sessionsRecorded: number): Promise<number> {
+  const adapter = memoryStorage()
+  const x = createExperiments(adapter)
+  const stop = { maxConfidence: 99.99, targetOutcome: 'converted' }
+  for (let i = 0; i < sessionsRecorded; i += 1000) {
+    await Promise.all(
+      sessions(Math.min(1000, sessionsRecorded - i), `eval-${sessionsRecorded}-${i}`).map((ctx) => {
+        // The bench's sessions carry no stop conditions; these need maxConfidence to run the statistics.
+        const fresh = new Context({ sessionId: ctx.sessionId })
+        fresh.addTest('t', { a: 1, b: 1 }, '', stop)
+        fresh.addOutcome('converted', 'boolean')
+        fresh.setOutcome('converted', ctx.getOutcome('converted'))
+        return x.record(fresh)
+      }),
+    )
+  }
+  const times: number[] = []
+  for (let k = 0; k < 50; k++) {
+    const start = performance.now()
+    const e = await createExperiments(adapter).evaluate('t')
+    times.push(performance.now() - start)
+    if (e.iterations !== sessionsRecorded) throw new Error(`evaluate saw ${e.iterations} of ${sessionsRecorded}`)
+  }
+  return median(times)
+}
+const [few, many] = [await evaluateCost(100), await evaluateCost(100_000)]
+console.log(`\nevaluate (memory, fresh tracker, median of 50): ${few.toFixed(3)} ms at 100 sessions, ${many.toFixed(3)} ms at 100,000 (${(many / few).toFixed(2)}x)`)
+
+if (!tables) process.exit(0)
 const dir = mkdtempSync(join(tmpdir(), 'exp-bench-'))
 const sqlite = new Database(join(dir, 'bench.db'))
 sqlite.pragma('journal_mode = WAL')

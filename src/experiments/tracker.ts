@@ -221,7 +221,7 @@ export function createExperiments(adapter: StorageAdapter, options?: Experiments
   }
 
   /** What the rules and the report read: the test's definition and its shards summed. */
-  async function inputOf(test: string): Promise<{ def: Definition; input: RuleInput }> {
+  async function inputOf(test: string): Promise<{ def: Definition; input: RuleInput; stateJson: Json | undefined }> {
     checkKey(test, 'test', true)
     const defKey = keys.definition(test)
     const stateKey = keys.state(test)
@@ -246,7 +246,7 @@ export function createExperiments(adapter: StorageAdapter, options?: Experiments
       minSamples,
       previousPValues: state?.pValues,
     }
-    return { def, input }
+    return { def, input, stateJson }
   }
 
   const evaluationOf = (c: Conclusion): Evaluation => ({ concluded: true, value: c.value, reason: c.reason, confidence: c.confidence, iterations: c.iterations })
@@ -265,12 +265,15 @@ export function createExperiments(adapter: StorageAdapter, options?: Experiments
     checkKey(test, 'test', true)
     const done = await storedConclusion(test)
     if (done) return evaluationOf(done)
-    const { def, input } = await inputOf(test)
+    const { def, input, stateJson } = await inputOf(test)
     const rules = evaluateRules(input)
     // Keep the running minima: merged with what concurrent evaluators stored (a minimum of minima).
+    // The first try compares against the state read with the shards; a retry reads it again.
     const stateKey = keys.state(test)
+    let first = true
     await update(store, stateKey, async () => {
-      const expected = await store.get(stateKey)
+      const expected = first ? stateJson : await store.get(stateKey)
+      first = false
       const stored = readState(expected, full(stateKey))?.pValues
       const pValues = rules.pValues.map((p, i) => Math.min(p, stored?.[i] ?? 1))
       return { expected, next: stored && jsonEqual(stored, pValues) ? undefined : ({ pValues } as Json), result: undefined }

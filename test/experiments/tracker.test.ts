@@ -107,6 +107,29 @@ describe('stop rules end to end (record → evaluate → attach)', () => {
   })
 })
 
+describe('cost', () => {
+  it('evaluate reads the same records at 20 and at 2,000 sessions: the definition, the state, the conclusion and the 8 shards', async () => {
+    const reads = async (sessions: number) => {
+      const memory = memoryStorage()
+      const x = createExperiments(memory)
+      for (let i = 0; i < sessions; i++) {
+        const ctx = new Context({ sessionId: `s-${i}` })
+        ctx.addTest('t', { a: 1, b: 1 }, '', { maxConfidence: 99.99, targetOutcome: 'won' })
+        ctx.addOutcome('won', 'boolean')
+        await x.record(ctx)
+      }
+      const read: string[] = []
+      const counting = { ...memory, get: (k: string) => (read.push(k), memory.get(k)), getMany: (ks: string[]) => (read.push(...ks), memory.getMany!(ks)) }
+      const e = await createExperiments(counting).evaluate('t')
+      expect(e.iterations).toBe(sessions)
+      return read.sort()
+    }
+    const small = await reads(20)
+    expect(small).toHaveLength(11)
+    expect(await reads(2000)).toEqual(small)
+  })
+})
+
 describe('idempotent recording', () => {
   it('the same session recorded 3 times counts once; a changed outcome replaces its contribution', async () => {
     const x = createExperiments(memoryStorage())
