@@ -15,7 +15,7 @@ vi.setConfig({ testTimeout: 60_000 })
 /** A client of the same shape whose every call fails with a message holding SECRET, as a backend might echo a value. */
 function failing(client: RedisClientLike): RedisClientLike {
   const fail = () => Promise.reject(new Error(`ERR something broke near ${SECRET}`))
-  return new Proxy(client, { get: (target, p) => (p === 'eval' || p === 'evalsha' || p === 'evalSha' ? fail : Reflect.get(target, p)) })
+  return new Proxy(client, { get: (target, p) => (p === 'eval' ? fail : Reflect.get(target, p)) })
 }
 
 for (const name of CLIENTS) {
