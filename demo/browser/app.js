@@ -1,145 +1,211 @@
-// An agent that lives in this tab. It uses only the built package (/dist/), as an app would:
-// createAgent runs the demo's handler (../shared/handler.js, the same one the Worker and the Edge
-// Function run) for each event and keeps the session in IndexedDB.
-import { createContextStore, Executor, setDefaultExecutor } from 'agentctx'
-import { createAgent, StartEvent, TextEvent } from 'agentctx/agent'
-import { indexedDBStorage } from 'agentctx/storage/indexeddb'
-import { createHandler, say } from '../shared/handler.js'
-
-const SESSION = 'demo'
-const STORY = [
-  'Once upon a time, a context lived in a browser tab.',
-  'Every evening it wrote its turns to IndexedDB, one record at a time.',
-  'One day the tab was reloaded, and the context was not afraid.',
-  'It came back from storage with every turn it had, and its data intact.',
-  'A background task finished the order it had started before.',
-  'And the user, who had been typing all along, was never kept waiting.',
-]
-
-// ── the agent ───────────────────────────────────────────────────────────────────────────────────
-
-/** A real model, once connected: its name. The key lives only inside the executor, in memory. */
-let model
-
-/** Streams the model's answer sentence by sentence, over the context's completion messages. */
-async function* askModel(ctx, text, signal) {
-  if (!ctx.getCompletionMessages().length) {
-    ctx.addCompletionMessage({ role: 'system', content: 'You are a friendly assistant in a small demo. Answer in one to three short sentences.' })
-  }
-  ctx.addCompletionMessage({ role: 'user', content: text })
-  let buffer = ''
-  let finished = false
-  let failure
-  let wake
-  ctx
-    .generateChatCompletion({ overrideRouting: { model, provider: 'openai' }, signal, onToken: (delta) => ((buffer += delta), wake?.()) })
-    .catch((error) => (failure = error))
-    .finally(() => ((finished = true), wake?.()))
-  while (true) {
-    const end = buffer.search(/[.!?…]\s/)
-    if (end >= 0) {
-      yield say(buffer.slice(0, end + 1).trim())
-      buffer = buffer.slice(end + 2)
-    } else if (finished) {
-      if (failure) throw failure
-      if (buffer.trim()) yield say(buffer.trim())
-      return
-    } else await new Promise((resolve) => (wake = resolve))
-  }
-}
-
-const handler = createHandler({
-  greeting: 'Hi! I am a small agent living in this tab. What can I do for you?',
-  story: STORY,
-  hint: 'connect a real model below for more',
-  // The tab's own part: a text no rule matched goes to the model, when one is connected.
-  fallback: (ctx, text, signal) => (model ? askModel(ctx, text, signal) : undefined),
-})
-
-const store = createContextStore(indexedDBStorage({ dbName: 'agentctx-demo' }))
-const agent = createAgent({
-  store,
-  handler,
-  // A task's event after its turn's stream closed. The save after the task follows it shortly.
-  onBackgroundEvent: (_id, event) => (show(event), setTimeout(refreshState, 100)),
-})
-
-// ── the page ────────────────────────────────────────────────────────────────────────────────────
+// The page: a chat over the agent of agent.js, the context inspector, the experiment's live report
+// and the real-model form. Model text is rendered by markdown.js (DOM nodes, never innerHTML).
+import { TextEvent, StartEvent } from 'agentctx/agent'
+import { BUDGET, currentModel, MIN_SAMPLES, events, experiments, kept, makeAgent, SESSION, simulateVisitors, store, TEST, useModel, visitorId } from './agent.js'
+import { connect, PROVIDERS } from './connect.js'
+import { markdown } from './markdown.js'
 
 const $ = (selector) => document.querySelector(selector)
 const chat = $('#chat')
 const input = $('#message')
-/** The turn streaming now: typing aborts it, as speaking over a voice agent would. */
-let current
 
-function bubble(role, turn) {
+// The simulated model lives in a service worker (sim-model.js): the page waits until it is in control.
+async function startSimulatedModel() {
+  if (!('serviceWorker' in navigator)) throw new Error('This browser has no service workers: connect a real model below.')
+  await navigator.serviceWorker.register('./sim-model.js')
+  if (navigator.serviceWorker.controller) return
+  await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }))
+}
+
+// ── rendering ──────────────────────────────────────────────────────────────────────────────────
+
+/** Keeps the newest message in view, unless the reader scrolled up to read an older one. */
+let stick = true
+chat.addEventListener('scroll', () => (stick = chat.scrollHeight - chat.scrollTop - chat.clientHeight < 48))
+const follow = () => stick && (chat.scrollTop = chat.scrollHeight)
+
+function bubble(classes, turn) {
   const div = document.createElement('div')
-  div.className = `turn ${role}`
+  div.className = `turn ${classes}`
   if (turn !== undefined) div.dataset.turn = String(turn)
   chat.append(div)
-  chat.scrollTop = chat.scrollHeight
+  follow()
   return div
 }
 
-function line(parent, text) {
-  const p = document.createElement('p')
-  p.textContent = text
-  parent.append(p)
-  chat.scrollTop = chat.scrollHeight
+function userBubble(text, turn) {
+  const div = bubble('user', turn)
+  div.textContent = text
+  return div
 }
 
-/** Renders one output event (live, or from a stored turn's response) into the turn's bubble. */
-function show(event, target) {
-  if (event.background) {
-    const div = bubble('agent background')
-    div.dataset.task = event.background.task
-    line(div, event.data.text ?? event.data.message)
-    return target
+/** An agent reply being built from its events: text blocks rendered as markdown, tool calls, errors. */
+function reply(turn) {
+  const div = bubble('agent', turn)
+  let block // the markdown block text deltas go to, with its source text
+  const calls = new Map()
+  return {
+    div,
+    add(event) {
+      const { type, data } = event
+      if (type === 'delta' || type === 'greeting') {
+        if (!block) {
+          block = { el: document.createElement('div'), text: '' }
+          block.el.className = 'md'
+          div.append(block.el)
+        }
+        block.text += data.delta
+        block.el.replaceChildren(markdown(block.text))
+        if (data.variant) div.dataset.variant = data.variant
+      } else if (type === 'tool_call') {
+        block = undefined
+        const el = document.createElement('div')
+        el.className = 'tool'
+        el.dataset.tool = data.name
+        const name = document.createElement('code')
+        name.textContent = `${data.name}(${JSON.stringify(data.args)})`
+        el.append(text('span', 'tool', 'tag'), name)
+        div.append(el)
+        calls.set(data.id, el)
+      } else if (type === 'tool_result') {
+        const el = calls.get(data.id)
+        const out = document.createElement('span')
+        out.className = 'result'
+        out.textContent = `→ ${summarize(data.result)}`
+        el?.append(out)
+      } else if (type === 'error') {
+        block = undefined
+        div.classList.add('error')
+        const p = document.createElement('p')
+        p.className = 'error-text'
+        p.textContent = `⚠ ${data.message ?? 'error'}`
+        div.append(p)
+      } else if (type === 'retry') {
+        // Another tab saved first: the turn runs again on its version; drop what this attempt streamed.
+        div.replaceChildren()
+        block = undefined
+      }
+      follow()
+    },
   }
-  const div = target ?? bubble('agent', event.turn)
-  if (event.type === 'error') div.classList.add('error')
-  line(div, event.data.text ?? event.data.message ?? event.type)
-  return div
 }
+
+const summarize = (result) => {
+  if (result && typeof result === 'object' && 'status' in result) return `${result.status}${result.eta ? `, ${result.eta}` : ''}`
+  return JSON.stringify(result).slice(0, 60)
+}
+
+/**
+ * A background task's event (or the note that it stopped), shown with the turn that started it:
+ * after that turn's last bubble, live as after a reload, whatever was said since.
+ */
+function backgroundBubble({ task, text, status, turn }) {
+  const div = bubble(`agent background${status ? ' stopped' : ''}`, turn)
+  div.dataset.task = task
+  div.textContent = text
+  const mine = turn === undefined ? [] : chat.querySelectorAll(`:scope > [data-turn="${turn}"]`)
+  const last = mine.length > 1 ? mine[mine.length - 2] : undefined // the last one before this bubble
+  if (last) last.after(div)
+  follow()
+}
+
+/** A background event from the agent: `{ background: { task }, turn, data }`. */
+const showBackground = (event) => backgroundBubble({ task: event.background?.task ?? 'task', text: event.data.text ?? event.data.message, turn: event.turn })
 
 function markInterrupted(div) {
   div.classList.add('interrupted')
 }
 
-async function refreshState() {
-  const ctx = await store.load(SESSION)
-  $('#state').textContent = ctx ? JSON.stringify(ctx, null, 2) : '(no session yet)'
-}
-
-/** Sends one event and renders what streams back; resolves when the turn has been saved. */
-async function send(event) {
-  current?.controller.abort(new DOMException('the user spoke', 'AbortError'))
-  if (event instanceof TextEvent) line(bubble('user'), event.data.text)
-  const me = (current = { controller: new AbortController() })
-  document.body.classList.add('speaking')
-  let div
-  for await (const out of agent.send(SESSION, event, { signal: me.controller.signal })) div = show(out, div)
-  if (me.controller.signal.aborted) markInterrupted(div ?? bubble('agent'))
-  if (current === me) {
-    current = undefined
-    document.body.classList.remove('speaking')
-  }
-  await refreshState()
-}
-
-/** The stored conversation, turn by turn; false when there is none yet. */
+/** The stored conversation, turn by turn, each with its background events and task notes. */
 async function renderHistory() {
   const ctx = await store.load(SESSION)
   chat.replaceChildren()
-  if (!ctx) return false
+  if (!ctx) return undefined
+  const notes = ctx.getData('stopped', [])
   for (const turn of ctx.toJSON().turns) {
-    if (turn.request) line(bubble('user'), turn.request.text ?? turn.request.type)
-    if (!turn.response) continue
-    let div
-    for (const event of turn.response.events ?? []) div = show(event, div)
-    if (turn.response.interrupted) markInterrupted(div ?? bubble('agent', turn.id))
+    if (turn.request) userBubble(turn.request.text ?? turn.request.type, turn.id)
+    if (turn.response) {
+      const r = reply(turn.id)
+      for (const event of turn.response.events ?? []) r.add(event)
+      if (turn.response.interrupted) markInterrupted(r.div)
+      // Kept by the agent with the turn that started their task (response.background).
+      for (const event of turn.response.background ?? []) showBackground({ ...event, turn: turn.id })
+    }
+    for (const note of notes) if (note.turn === turn.id) backgroundBubble(note)
   }
-  return true
+  stick = true
+  follow()
+  return ctx
+}
+
+// ── the agent ──────────────────────────────────────────────────────────────────────────────────
+
+// Background events that arrive when no stream of the session is open.
+const agent = makeAgent((event) => {
+  if (event.background?.task === 'experiments') return void console.warn('experiments:', event.data.message)
+  showBackground(event)
+})
+// A task stopped by a new message: the note the demo keeps in the context's data, shown now too.
+events.addEventListener('background', ({ detail }) => backgroundBubble(detail))
+
+/** The turn streaming now: Stop aborts it. */
+let current
+/** Another tab saved while this one streamed: render its turns once this turn is done. */
+let stale = false
+
+function speaking(on) {
+  document.body.classList.toggle('speaking', on)
+  $('#stop').hidden = !on
+}
+
+/**
+ * Sends one event and renders what streams back. Resolves once the turn is saved: the stream of a
+ * turn that started a task stays open for the task's events, rendered as they come.
+ */
+async function send(event) {
+  stick = true // what the user just sent, and the answer, are what they want to see
+  const userEl = event instanceof TextEvent ? userBubble(event.data.text) : undefined
+  const me = (current = { controller: new AbortController() })
+  speaking(true)
+  let r
+  let saved
+  const turnSaved = new Promise((resolve) => (saved = resolve))
+  let first = true
+  // waitUntil gets the turn (its save included) first, then the tasks it starts and the experiment's
+  // record: the first says the reply is done, each one refreshes the report.
+  const waitUntil = (promise) => {
+    if (first) promise.then(saved, saved)
+    first = false
+    promise.then(refreshReport, refreshReport)
+  }
+  const streamed = (async () => {
+    try {
+      for await (const out of agent.send(SESSION, event, { signal: me.controller.signal, waitUntil })) {
+        if (out.background) {
+          if (out.background.task !== 'experiments') showBackground(out)
+          continue
+        }
+        if (out.type === 'usage') continue
+        if (userEl && out.turn !== undefined) userEl.dataset.turn = String(out.turn)
+        r ??= reply(out.turn)
+        r.add(out)
+      }
+    } catch (error) {
+      ;(r ??= reply()).add({ type: 'error', data: { message: String(error?.message ?? error) } })
+    }
+  })()
+  await Promise.race([turnSaved, streamed])
+  await new Promise((resolve) => setTimeout(resolve)) // the events already streamed are rendered
+  if (me.controller.signal.aborted) markInterrupted((r ??= reply()).div)
+  if (current === me) {
+    current = undefined
+    speaking(false)
+  }
+  if (stale && !current) {
+    stale = false
+    await renderHistory()
+  }
+  await refreshPanels()
 }
 
 $('#composer').addEventListener('submit', (e) => {
@@ -149,8 +215,8 @@ $('#composer').addEventListener('submit', (e) => {
   input.value = ''
   void send(new TextEvent({ text }))
 })
-input.addEventListener('input', () => current?.controller.abort(new DOMException('the user started typing', 'AbortError')))
 for (const button of document.querySelectorAll('[data-say]')) button.addEventListener('click', () => void send(new TextEvent({ text: button.dataset.say })))
+$('#stop').addEventListener('click', () => current?.controller.abort(new DOMException('stopped by the user', 'AbortError')))
 
 $('#reset').addEventListener('click', async () => {
   current?.controller.abort()
@@ -159,26 +225,192 @@ $('#reset').addEventListener('click', async () => {
   await send(new StartEvent())
 })
 
-$('#model-form').addEventListener('submit', async (e) => {
-  e.preventDefault()
-  const form = e.target.elements
-  // Loaded on demand: a page that never connects a model never downloads the provider.
-  const { openai } = await import('agentctx/providers/openai')
-  setDefaultExecutor(new Executor({ providers: [openai({ baseURL: form.baseURL.value, apiKey: form.apiKey.value || undefined })] }))
-  model = form.model.value
-  form.apiKey.value = '' // the executor holds it now; nothing else does
-  $('#model-status').textContent = model
-  $('#model').classList.add('on')
-})
-$('#disconnect').addEventListener('click', () => {
-  setDefaultExecutor(undefined)
-  model = undefined
-  $('#model-status').textContent = 'off'
-  $('#model').classList.remove('on')
+// Another tab of this page saved or deleted the session (BroadcastChannel): show its version.
+store.subscribe(({ id }) => {
+  if (id !== SESSION) return
+  if (current) stale = true
+  else void renderHistory().then(refreshPanels)
 })
 
-// Another tab of this page saved the session: show its turns.
-store.subscribe(({ id }) => id === SESSION && !current && void renderHistory().then(refreshState))
+// ── the inspector ──────────────────────────────────────────────────────────────────────────────
+
+const text = (tag, content, className) => {
+  const el = document.createElement(tag)
+  el.textContent = content
+  if (className) el.className = className
+  return el
+}
+const inputText = (data) => (typeof data === 'string' ? data : JSON.stringify(data))
+const replyText = (response) =>
+  response?.text ??
+  (response?.events ?? [])
+    .map((e) => e.data?.delta ?? (e.type === 'tool_call' ? `[${e.data.name}] ` : e.type === 'error' ? `⚠ ${e.data.message}` : ''))
+    .join('')
+    .replace(/[*`#|]+/g, '')
+
+async function refreshInspector() {
+  const ctx = await store.load(SESSION)
+  if (!ctx) return
+  const json = ctx.toJSON()
+  const usage = ctx.usage
+  const facts = [
+    ['session', ctx.sessionId],
+    ['greeting', (() => { try { return ctx.getTest(TEST) } catch { return '—' } })()],
+    ['turns', String(ctx.currentTurnId + 1)],
+    ['model calls', `${usage.calls} (${usage.inputTokens} in, ${usage.outputTokens} out)`],
+    ['model', currentModel().label],
+  ]
+  $('#session').replaceChildren(...facts.flatMap(([k, v]) => [text('dt', k), text('dd', v)]))
+
+  // prune's own result: what it keeps, in its order, a text cut to fill the rest of the budget.
+  const inputs = ctx.inputs
+  const keptInputs = kept(inputs)
+  const keptOf = (input) =>
+    keptInputs.find((k) => k.data === input.data || inputText(k.data) === inputText(input.data)) ??
+    keptInputs.find((k) => typeof k.data === 'string' && typeof input.data === 'string' && k.data.endsWith('…') && input.data.startsWith(k.data.slice(0, -1)))
+  $('#budget').textContent = String(BUDGET)
+  const bar = $('#budget-bar')
+  let used = 0
+  const segments = []
+  const list = []
+  inputs
+    .map((input, index) => ({ input, index }))
+    .sort((a, b) => b.input.relevance - a.input.relevance || a.index - b.index)
+    .forEach(({ input }) => {
+      const k = keptOf(input)
+      const cut = k && k.tokens < input.tokens
+      if (k) {
+        used += k.tokens
+        const seg = text('span', '', 'seg')
+        seg.style.flexBasis = `${(100 * k.tokens) / BUDGET}%`
+        seg.title = `${k.tokens} tokens: ${inputText(k.data)}`
+        segments.push(seg)
+      }
+      const li = document.createElement('li')
+      li.className = k ? (cut ? 'kept cut' : 'kept') : 'dropped'
+      li.title = k ? (cut ? `cut to ${k.tokens} tokens to fill the budget` : 'kept') : 'dropped: does not fit the budget'
+      li.append(text('span', input.relevance.toFixed(1), 'rel'), text('span', cut ? `${k.tokens}/${input.tokens}` : `${input.tokens} t`, 'tok'), text('span', inputText(input.data), 'data'))
+      list.push(li)
+    })
+  bar.replaceChildren(...segments)
+  bar.setAttribute('aria-label', `${used} of ${BUDGET} tokens used by the inputs kept`)
+  $('#budget-used').textContent = `${used} / ${BUDGET}`
+  $('#inputs').replaceChildren(...list)
+
+  const turns = json.turns.map((t) => {
+    const li = document.createElement('li')
+    li.dataset.turn = String(t.id)
+    li.append(text('span', `#${t.id}`, 'id'), text('span', t.label?.node ?? '', 'label'))
+    if (t.request?.text) li.append(text('span', t.request.text, 'req'))
+    li.append(text('span', replyText(t.response).slice(0, 90) || '…', 'res'))
+    if (t.response?.interrupted) li.append(text('span', 'interrupted', 'flag'))
+    return li
+  })
+  $('#turns').replaceChildren(...turns)
+}
+
+async function refreshReport() {
+  const option = await store.load(SESSION).then((ctx) => (ctx ? ctx.getTest(TEST) : undefined)).catch(() => undefined)
+  $('#assignment').replaceChildren(
+    'This browser (visitor ',
+    text('code', visitorId().slice(0, 8)),
+    ') gets ',
+    text('strong', option ?? '…', 'variant'),
+    ` in every session: the option is hashed from the visitor id, not drawn.`,
+  )
+  let report
+  try {
+    report = await experiments.report(TEST)
+  } catch (error) {
+    $('#report').replaceChildren()
+    $('#report-note').textContent = error?.code === 'not_found' ? 'No session recorded yet.' : String(error?.message ?? error)
+    return
+  }
+  const head = document.createElement('tr')
+  head.append(...['option', 'n', 'engaged', 'lift', 'best'].map((h) => text('th', h)))
+  const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(0)}%`)
+  const rows = report.options.map((o) => {
+    const tr = document.createElement('tr')
+    const e = o.outcomes.engaged
+    if (o.value === option) tr.className = 'mine'
+    tr.append(text('td', o.value), text('td', String(o.n)), text('td', pct(e?.mean)), text('td', e?.lift ? `${e.lift.estimate >= 0 ? '+' : ''}${pct(e.lift.estimate)}` : '—'), text('td', pct(e?.chanceToBeBest)))
+    return tr
+  })
+  $('#report').replaceChildren(head, ...rows)
+  const evaluation = await experiments.evaluate(TEST).catch(() => undefined)
+  $('#report-note').textContent =
+    `${report.iterations} sessions, confidence ${report.confidence.toFixed(0)}%` +
+    (evaluation?.concluded
+      ? ` — concluded: ${evaluation.value} (${evaluation.reason}).`
+      : report.options.some((o) => o.n < MIN_SAMPLES)
+        ? ` — each option needs ${MIN_SAMPLES} sessions before the test may stop.`
+        : ' — running until 95% confidence.')
+}
+
+async function refreshPanels() {
+  await Promise.all([refreshInspector(), refreshReport()])
+}
+
+$('#simulate').addEventListener('click', async (e) => {
+  e.target.disabled = true
+  try {
+    await simulateVisitors(40)
+  } finally {
+    e.target.disabled = false
+  }
+  await refreshReport()
+})
+
+// The inspector is a side column on a desktop and a sheet on a phone.
+$('#panel-toggle').addEventListener('click', () => {
+  const open = document.body.classList.toggle('panel-open')
+  $('#panel-toggle').setAttribute('aria-expanded', String(open))
+})
+
+// ── a real model ───────────────────────────────────────────────────────────────────────────────
+
+const form = $('#model-form')
+form.elements.provider.addEventListener('change', () => {
+  const d = PROVIDERS[form.elements.provider.value]
+  form.elements.baseURL.value = d.baseURL
+  form.elements.model.value = d.model
+  form.elements.apiKey.placeholder = d.key
+})
+form.addEventListener('submit', async (e) => {
+  e.preventDefault()
+  const f = form.elements
+  const result = $('#connect-result')
+  const status = $('#model-status')
+  result.className = 'checking'
+  result.textContent = `Checking ${f.baseURL.value}…`
+  f.connect.disabled = true
+  try {
+    const model = await connect({ provider: f.provider.value, baseURL: f.baseURL.value, apiKey: f.apiKey.value, model: f.model.value })
+    useModel(model)
+    f.apiKey.value = '' // the executor holds it now; nothing else does
+    result.className = 'ok'
+    result.textContent = `Connected: ${model.label} answered.`
+    status.textContent = model.label
+    status.classList.add('real')
+  } catch (error) {
+    result.className = 'failed'
+    result.textContent = error.message
+  } finally {
+    f.connect.disabled = false
+    void refreshInspector()
+  }
+})
+$('#disconnect').addEventListener('click', () => {
+  useModel(undefined)
+  $('#model-status').textContent = 'simulated model'
+  $('#model-status').classList.remove('real')
+  $('#connect-result').textContent = ''
+  void refreshInspector()
+})
+
+// ── start ──────────────────────────────────────────────────────────────────────────────────────
+
+await startSimulatedModel()
 if (!(await renderHistory())) await send(new StartEvent())
-await refreshState()
+await refreshPanels()
 document.body.dataset.ready = 'true'

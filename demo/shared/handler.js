@@ -1,6 +1,7 @@
-// The demo agent's rules, shared by the browser tab (demo/browser), the Cloudflare Worker
-// (demo/cloudflare) and the Vercel Edge Function (demo/vercel): the same handler runs unchanged in
-// each. Web standards only (timers, AbortSignal): no DOM, no Node.
+// The demo agent's rules, shared by the Cloudflare Worker (demo/cloudflare) and the Vercel Edge
+// Function (demo/vercel): the same handler runs unchanged in each. Web standards only (timers,
+// AbortSignal): no DOM, no Node. (The browser demo, demo/browser, has its own agent on a model:
+// demo/browser/agent.js.)
 //
 //   start              the greeting (turn 0 of a new session)
 //   "my name is Ada"   remembers data.user_name
