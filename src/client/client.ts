@@ -20,8 +20,11 @@ export interface AgentClientOptions {
    * Sent with every request (an `Authorization` bearer token), or a function returning them, called
    * before each request (a token that refreshes). Their values never appear in an error's message.
    */
-  headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>)
+  headers?: HeadersLike | (() => HeadersLike | Promise<HeadersLike>)
 }
+
+/** Request headers: an object, `[name, value]` pairs, or a `Headers` (`HeadersInit`, which Node's types do not declare). */
+export type HeadersLike = Record<string, string> | ReadonlyArray<readonly [string, string]> | Headers
 
 /** An event to send: the agent's JSON form (`{ type: 'text', data: { text } }`, or an `AgentEvent`), or a text. */
 export type EventInput = string | { type: string; data?: JsonObject; [key: string]: unknown }
@@ -120,7 +123,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
   /** Makes one request; an answer that is not 2xx (nor an expected 404) becomes the agent's typed error. */
   async function request(method: string, url: string, init: { body?: string; accept?: string; signal?: AbortSignal }, notFound?: boolean) {
     const given = typeof options.headers === 'function' ? await options.headers() : options.headers
-    const headers = new Headers(given)
+    const headers = new Headers(given as HeadersInit | undefined)
     // Secrets this request carries: the caller's header values and the query's values.
     const scrub: Scrub = scrubber([...headers.values(), ...new URLSearchParams(query).values()])
     if (init.accept) headers.set('accept', init.accept)

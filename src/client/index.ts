@@ -4,7 +4,7 @@
  * errors and eventsource-parser.
  */
 export { createAgentClient } from './client.js'
-export type { AgentClient, AgentClientOptions, EventInput, RequestOptions, SessionState, TurnJSON } from './client.js'
+export type { AgentClient, AgentClientOptions, EventInput, HeadersLike, RequestOptions, SessionState, TurnJSON } from './client.js'
 export type { ChatMessage, SessionSnapshot, SessionStatus, SessionView } from './view.js'
 export { AgentHttpError } from './errors.js'
 export type { AgentHttpErrorInit } from './errors.js'
