@@ -34,10 +34,11 @@ export interface RedisStorageOptions {
   /**
    * Redis Cluster: each hash tag gets its own list index, so every script touches one slot. Then a
    * batch, a compare-and-set and a `getMany` must stay within one hash tag (one context of the store:
-   * the store's own calls always do), else the server refuses it (CROSSSLOT, a `StorageError`), and a
-   * listing must too: `store.list()` (across contexts) is a `ValidationError`; see `hashTag`. Default `false`: one index for
-   * all keys (one server, Upstash, or a cluster behind a prefix holding a hash tag such as `'{app}:'`,
-   * which puts every key in one slot).
+   * the store's own calls always do), else the server refuses it (CROSSSLOT, a `StorageError`); a
+   * listing must too: `store.list()` (across contexts) is a `ValidationError`. See `hashTag`.
+   *
+   * Default `false`: one index for all keys. For one server, Upstash, or a cluster behind a prefix
+   * holding a hash tag of its own (`'{app}:'` puts every key in one slot, and listing works).
    */
   cluster?: boolean
   /**
