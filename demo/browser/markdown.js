@@ -56,10 +56,12 @@ export function markdown(text) {
   }
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]
-    if (/^```/.test(line)) {
+    // A fence opens with ``` and at most a language name (anything else after it would be lost), and
+    // closes with ``` alone (regression: "```<script>" dropped its text, found by the property test).
+    if (/^```[\w+.-]*\s*$/.test(line)) {
       flush()
       const code = []
-      while (++i < lines.length && !/^```/.test(lines[i])) code.push(lines[i])
+      while (++i < lines.length && !/^```\s*$/.test(lines[i])) code.push(lines[i])
       root.append(el('pre', [el('code', code.join('\n'))]))
     } else if (/^#{1,4}\s/.test(line)) {
       flush()
