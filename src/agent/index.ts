@@ -1,5 +1,5 @@
 export { createAgent } from './agent.js'
-export type { Agent, AgentHandler, AgentOptions, HandlerOutput, SendOptions, TurnInfo } from './agent.js'
+export type { Agent, AgentExperiments, AgentHandler, AgentOptions, HandlerOutput, SendOptions, TurnInfo } from './agent.js'
 export { AgentEvent, defineEvent, ErrorEvent, eventFromJSON, StartEvent, StopEvent, TextEvent, TextToSpeechEvent } from './events.js'
 export type { BackgroundTag, EventClass, EventJSON, EventMeta } from './events.js'
 export type { CorsOptions } from './cors.js'
