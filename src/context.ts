@@ -20,7 +20,7 @@ import { addUsage, NO_USAGE, type UsageTotals } from './llm/usage.js'
 import { countInputTokens, estimateTokens } from './llm/tokens.js'
 import { RoutingSchema } from './state/schema.js'
 import type { TurnLoader, TurnRecord } from './state/turns.js'
-import { TaskManager, type TaskHandler, type TaskInfo, type TaskOptions } from './tasks/tasks.js'
+import { TaskManager, type TaskInfo, type TaskOptions, type TaskSource } from './tasks/tasks.js'
 import type { OutcomeDefinition, OutcomeType, OutcomeValue } from './experiments/session/outcomes.js'
 import type { StopConditions, TestDefinition, TestOptions } from './experiments/session/tests.js'
 import { Testing, type TestingState } from './experiments/session/testing.js'
@@ -82,6 +82,8 @@ export interface TaskSink {
   waitUntil?(promise: Promise<unknown>): void
   /** A task finished: the agent saves what it changed (the promise is given to `waitUntil`). */
   onSettled?(): void | Promise<unknown>
+  /** A task was created during turn `turn`; `yields` when it can emit events (see `TaskManagerOptions.started`). */
+  started?(task: TaskInfo, yields: boolean, turn: number): void
 }
 
 /** What the store and the agent runtime reach inside a context (not exported from the package). */
@@ -759,11 +761,20 @@ export class Context {
    * Starts a background task. The handler gets an `AbortSignal` (pass it to every `fetch`) and this
    * context; an async generator's yields reach the session's output. `timeout` is in seconds
    * (default 30); a task of the same name as a running one replaces it.
+   *
+   * Work already started is taken too, as the voice-agent document passes it:
+   * `ctx.createTask(processOrder(ctx), { name: 'order_processing' })`, where `processOrder` is an
+   * `async function*` (its yields are the task's events) or an `async function` (its promise). Only
+   * a function receives the abort signal: cancelling a promise or iterator task stops waiting for it
+   * and drops its later events (an iterator's `return()` runs a generator's `finally`), but a
+   * promise's work cannot be stopped. Anything else (a string, `null`, a sync generator) is a
+   * `ValidationError` naming `handler`.
    */
-  createTask(handler: TaskHandler<Context>, options?: TaskOptions): TaskInfo {
+  createTask(handler: TaskSource<Context>, options?: TaskOptions): TaskInfo {
     this.#tasks ??= new TaskManager<Context>({
       context: this,
       emit: (value, task) => this.#sink.emit?.(value, task),
+      started: (task, yields) => this.#sink.started?.(task, yields, this.currentTurnId),
       onError: (error, task) => (this.#sink.onError ? this.#sink.onError(error, task) : console.error(`agentctx: task ${JSON.stringify(task.name)} failed`, error)),
       waitUntil: (done) => {
         // The save after the task is part of what the platform waits for: on Workers, work started

@@ -54,4 +54,4 @@ export type { ContextChange, ContextStore, ContextStoreOptions } from './storage
 
 // Background tasks
 export { TaskManager } from './tasks/tasks.js'
-export type { TaskHandler, TaskInfo, TaskManagerOptions, TaskOptions, TaskStatus } from './tasks/tasks.js'
+export type { TaskHandler, TaskInfo, TaskManagerOptions, TaskOptions, TaskSource, TaskStatus } from './tasks/tasks.js'

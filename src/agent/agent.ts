@@ -149,8 +149,12 @@ export interface Agent {
    * Handles one event of a session and streams the output events; the turn runs whether or not the
    * stream is read. A new session gets a `StartEvent` first, whose output is turn 0; each event
    * after is a turn of its own (1, 2, …). The turn is recorded (request, response, label) and saved
-   * when the handler finishes, fails or is interrupted; the stream ends after the save. Events of one
-   * session run in order, sessions concurrently. A bad `sessionId` or event throws a `ValidationError` at once.
+   * when the handler finishes, fails or is interrupted; the stream ends after the save, or, when the
+   * turn started tasks that yield events (async generators, async iterators), once those have
+   * settled or timed out (at most 300 s more): their events, tagged `background: { task }` and
+   * `turn` (the turn that started them), come on this stream. The next event of the session does not
+   * wait for them. Events of one session run in order, sessions concurrently. A bad `sessionId` or
+   * event throws a `ValidationError` at once.
    */
   send(sessionId: string, event: AgentEvent | Json, options?: SendOptions): AsyncIterable<AgentEvent>
   /**
@@ -253,9 +257,13 @@ function attempt(fn: () => unknown): void {
  *   the events it had yielded; a queued turn aborted before it started records its request, and its
  *   handler is not called. The runtime stops waiting for an interrupted handler at once (a
  *   generator's `finally` still runs) so a handler stuck in an `await` cannot delay the next event.
- * - Background events: a task's yielded events stream on the session's running turn; when none is
- *   streaming they go to `onBackgroundEvent`. When a task settles, the context is saved again (in
- *   order with the session's turns), and that save is part of what is given to `waitUntil`.
+ * - Background events: a task's yielded events stream on the request that started it, which stays
+ *   open for them (see `send`); once that stream has closed, on the session's running turn; when
+ *   none is streaming they go to `onBackgroundEvent`. Each is also kept with the turn that started
+ *   its task, in that turn's `response.background` (at most 100 events and 32 KiB a turn, see
+ *   background.ts), whether that turn is still current or long sealed, and saved soon after (saves
+ *   coalesced). When a task settles, the context is saved again (in order with the session's
+ *   turns), and that save is part of what is given to `waitUntil`.
  * - Caching: a session's context is kept in memory while it has turns or tasks running; when it is
  *   idle it stays among the `cacheSize` most recently used. The first event after that checks it
  *   against the stored header (`store.refresh`: one read): unchanged, it is used as is; changed by
@@ -411,11 +419,11 @@ export function createAgent(options: AgentOptions): Agent {
   /**
    * Ends a run's stream once its turn was saved and the tasks it started that yield events have
    * settled (or passed their timeout), at most `MAX_STREAM_WAIT` later, or at once when the reader
-   * left. An interrupted turn's stream ends at once: the user moved on, and the events of its tasks
-   * go to the next stream.
+   * left. An interrupted turn's too: a barge-in cancels its interruptible tasks, and the events of
+   * the others still reach the stream that started them while its reader is there.
    */
   function closeWhenDone(run: Run): void {
-    if (run.stopped || !run.tasks.size) return run.output.close()
+    if (!run.tasks.size) return run.output.close()
     let timer: ReturnType<typeof setTimeout> | undefined
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, MAX_STREAM_WAIT)))
     const settled = (async () => {
@@ -437,8 +445,10 @@ export function createAgent(options: AgentOptions): Agent {
     if (typeof sessionId !== 'string' || !sessionId) throw invalid('sessionId', 'must be a non-empty string')
     const event = input instanceof AgentEvent ? input : eventFromJSON(input)
     const s = session(sessionId)
-    if (s.runs.size && interrupts(event)) {
+    if (interrupts(event)) {
       for (const r of s.runs) interrupt(r, interruption('interrupted by a new event'))
+      // Also when no turn is running: an interruptible task outlives its turn (music playing, a
+      // reply being read out in the background), and the user speaking stops it all the same.
       attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
     const run: Run = { controller: new AbortController(), output: channel<AgentEvent>(), tasks: new Set(), request: sendOptions.request }

@@ -7,6 +7,10 @@ export interface Channel<T> {
   push(value: T): void
   close(): void
   readonly iterable: AsyncIterable<T>
+  /** True once closed, by `close` or by the reader stopping. */
+  readonly closed: boolean
+  /** Resolves once closed (by either side). */
+  readonly whenClosed: Promise<void>
 }
 
 /** Creates a `Channel`. */
@@ -14,6 +18,8 @@ export function channel<T>(): Channel<T> {
   const buffer: T[] = []
   let closed = false
   let wake: (() => void) | undefined
+  let ended!: () => void
+  const whenClosed = new Promise<void>((resolve) => (ended = resolve))
   const notify = () => {
     wake?.()
     wake = undefined
@@ -26,8 +32,13 @@ export function channel<T>(): Channel<T> {
     },
     close() {
       closed = true
+      ended()
       notify()
     },
+    get closed() {
+      return closed
+    },
+    whenClosed,
     iterable: {
       async *[Symbol.asyncIterator]() {
         try {
@@ -38,6 +49,7 @@ export function channel<T>(): Channel<T> {
           }
         } finally {
           closed = true
+          ended()
           buffer.length = 0
         }
       },

@@ -84,7 +84,7 @@ export function sseFrame(event: AgentEvent): string {
  *
  * A POST to a new id creates the session (its `StartEvent` output comes first). Each SSE message is
  * `event: <type>` and `data: <the event's JSON>` (one line); the stream ends when the turn has been
- * saved. A client that stops reading only stops the stream: the turn still runs and is saved; the
+ * saved and the tasks it started that yield events have settled (see `Agent.send`). A client that stops reading only stops the stream: the turn still runs and is saved; the
  * request's `signal` aborting interrupts it.
  *
  * Checks, in order, each answered with JSON `{ error: { code, message } }`: 404 for an unknown path

@@ -168,6 +168,23 @@ export class Turns {
     ;(record as Record<Field, unknown>)[field] = deepFreeze(value)
     this.#dirty.add(id)
   }
+  /**
+   * Sets `field` of the loaded turn `turnId`, current or past, and marks it dirty (a store then
+   * writes that turn's record again, see store.ts). For the agent's background events, which belong
+   * to the turn that started their task. False, and nothing changed, when that turn is not loaded:
+   * a record made here would replace the stored one whole.
+   */
+  setAt(turnId: number, field: Field, value: NodeLabel | TurnMessage): boolean {
+    if (turnId === this.currentTurnId) {
+      this.set(field, value)
+      return true
+    }
+    const record = this.#records.get(turnId)
+    if (!record) return false
+    ;(record as Record<Field, unknown>)[field] = deepFreeze(value)
+    this.#dirty.add(turnId)
+    return true
+  }
   /** Adds records read from storage or JSON without marking them dirty; a record at a loaded id replaces it. */
   load(records: Iterable<TurnRecord>): void {
     for (const record of records) {

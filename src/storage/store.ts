@@ -149,6 +149,8 @@ interface Meta {
   clean?: number
   /** Sealed turn ids found by listing (ascending), and the `sealed` they were listed at (see `loadOlder`). */
   listed?: { sealed: number; ids: number[] }
+  /** Sealed turns changed since they were written (see `write`), kept until a save writes them. */
+  resealed?: Set<number>
 }
 
 /** Options of `createContextStore`. */
@@ -450,6 +452,12 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     const inner = internals(ctx)
     const before = meta.header
     const { state, messages, messagesClean } = inner.snapshot()
+    // Sealed turns changed since they were written: the agent adds a background event to the turn
+    // that started its task, which may be sealed by now. Read before `markClean` clears the marks,
+    // and kept on the meta until a save has written them.
+    const resealed = new Set(meta.resealed)
+    for (const id of inner.turns.dirty()) if (before && id <= before.sealed) resealed.add(id)
+    meta.resealed = resealed
     // Marked clean now, before any await: a change made while the writes are under way is then
     // seen by the next save. If this one fails, `meta.clean` keeps what was known before it.
     inner.markClean()
@@ -462,7 +470,12 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     // tail and the ones started since: O(new turns), never a walk over the history. Everything
     // below the current turn is sealed into its own record; the rest stays in the header (copied:
     // the live record still changes).
-    const ids = before ? new Set([...before.tail.map((r) => r.id), ...range(before.sealed + 1, current + 1)]) : inner.turns.records().map((r) => r.id)
+    //
+    // The one exception: a sealed turn changed since (`resealed`), whose record is written again.
+    // With compare-and-set that write is part of the one atomic save. Without, records go first: a
+    // crash before the header leaves the previous version reading the new record, which holds
+    // everything the old one did plus the addition (an event appears early, none is lost).
+    const ids = before ? new Set([...resealed, ...before.tail.map((r) => r.id), ...range(before.sealed + 1, current + 1)]) : inner.turns.records().map((r) => r.id)
     for (const id of ids) {
       const record = inner.turns.record(id)
       if (record) id < current ? writes.push([turnKey(meta, id), record as unknown as Json]) : tail.push({ ...record })
@@ -535,6 +548,7 @@ export function createContextStore(adapter: StorageAdapter, options: ContextStor
     }
     meta.header = header
     meta.clean = undefined
+    meta.resealed = undefined
     bus()?.postMessage({ id: meta.id, rev: header.rev } satisfies ContextChange)
     // The old generations are garbage now; a failure here leaves unread records, not a broken context.
     if (garbage.length) {

@@ -10,6 +10,9 @@ import { invalid as invalidError } from '../errors.js'
  *                   └──► t=60 s: aborted (reason timeout) ─► dropped at once
  * A task is waited for (`waitForAll`, `hasUnfinished`, `done`) until its handler settles or its
  * deadline passes, whichever is first: a task that ignores its signal costs at most its timeout.
+ * A task given as an already-started promise or async iterator (`TaskSource`) has no signal to
+ * listen to: it settles at once when aborted (cancel, replacement, barge-in, timeout), and an
+ * iterator's `return()` is called so that a generator's `finally` blocks run.
  */
 
 /**
@@ -19,6 +22,18 @@ import { invalid as invalidError } from '../errors.js'
  * promise is already running and could not be given the signal.
  */
 export type TaskHandler<C = unknown> = (signal: AbortSignal, context: C) => Promise<unknown> | AsyncIterable<unknown>
+
+/**
+ * What `create` takes: a `TaskHandler` (it gets the task's `AbortSignal`), or work already started,
+ * as the voice-agent document passes it (`ctx.createTask(processOrder(ctx), { name })`): a promise,
+ * or an async iterator / iterable (an async generator's object) whose values are emitted in order.
+ *
+ * Only a function receives the abort signal. Cancelling a promise or iterator task stops waiting for
+ * it and drops what it yields later; an iterator's `return()` is called, so a generator's `finally`
+ * runs (at its next `yield`, if it is inside an `await` at that moment). A promise cannot be
+ * stopped: the work it stands for goes on, unobserved (its rejection is swallowed, never unhandled).
+ */
+export type TaskSource<C = unknown> = TaskHandler<C> | PromiseLike<unknown> | AsyncIterable<unknown> | AsyncIterator<unknown>
 
 /** Options of `TaskManager.create`. */
 export interface TaskOptions {
@@ -71,6 +86,11 @@ export interface TaskManagerOptions<C = unknown> {
   waitUntil?: (promise: Promise<unknown>) => void
   /** Passed to every handler as its second argument (the Context). */
   context?: C
+  /**
+   * Called once per task, before `create` returns, with whether it can yield events (an async
+   * iterator, or a function that returned one): the agent keeps the request's stream open for those.
+   */
+  started?: (task: TaskInfo, yields: boolean) => void
 }
 
 interface Entry {
@@ -108,9 +128,9 @@ export class TaskManager<C = unknown> {
     this.#options = options
   }
 
-  /** Starts `handler` in the background and returns at once. */
-  create(handler: TaskHandler<C>, options: TaskOptions = {}): TaskInfo {
-    if (typeof handler !== 'function') invalid('handler', 'must be a function (signal, context) => Promise | AsyncIterable')
+  /** Starts `handler` (or watches the promise or async iterator given, see `TaskSource`) in the background and returns at once. */
+  create(handler: TaskSource<C>, options: TaskOptions = {}): TaskInfo {
+    const source = sourceOf(handler)
     if (options === null || typeof options !== 'object') invalid('options', 'must be an object')
     const { interruptible = false, timeout = 30 } = options
     let name = options.name
@@ -145,8 +165,19 @@ export class TaskManager<C = unknown> {
       // The context is being torn down: never start the handler.
       controller.abort(abortedTask(name, 'was cancelled', abortReason(parent.reason), parent.reason))
       this.#settle(entry, entry.status!)
-    } else void this.#run(entry, handler)
+      if (source.kind !== 'function') stop(source)
+      this.#started(info, false)
+    } else if (source.kind === 'function') void this.#run(entry, source.fn)
+    else void this.#watch(entry, source)
     return info
+  }
+
+  #started(info: TaskInfo, yields: boolean): void {
+    try {
+      this.#options.started?.(info, yields)
+    } catch {
+      // the agent's bookkeeping must not fail the task's creation
+    }
   }
 
   /** Aborts the running task called `name`. Returns whether there was one. */
@@ -202,12 +233,68 @@ export class TaskManager<C = unknown> {
     }, Math.min(ms, MAX_DELAY))
   }
 
+  /**
+   * A promise or iterator given as is: no signal reaches it, so an abort settles the task at once
+   * (the status the abort set) and, for an iterator, calls `return()` without waiting for it.
+   */
+  async #watch(entry: Entry, source: Watched): Promise<void> {
+    const { info, controller } = entry
+    const signal = controller.signal
+    this.#started(info, source.kind === 'iterator')
+    let onAbort!: () => void
+    const aborted = new Promise<typeof ABORTED>((resolve) => (onAbort = () => resolve(ABORTED)))
+    signal.addEventListener('abort', onAbort, { once: true })
+    let finished = false
+    try {
+      if (source.kind === 'promise') {
+        const work = Promise.resolve(source.promise)
+        work.catch(() => {}) // a cancelled task's later rejection is nobody's
+        if ((await Promise.race([work, aborted])) === ABORTED) return this.#settle(entry, entry.status!)
+      } else {
+        const it = source.iterator()
+        try {
+          while (true) {
+            const step = await Promise.race([it.next(), aborted])
+            if (step === ABORTED) return this.#settle(entry, entry.status!)
+            if (step.done) break
+            this.#options.emit?.(step.value, info)
+            if (signal.aborted) return this.#settle(entry, entry.status!)
+          }
+          finished = true
+        } finally {
+          // Stopped early (abort, or `emit` threw): the generator's `finally` blocks run. Not awaited:
+          // a generator inside an `await` runs them only when that await is over.
+          if (!finished) stop({ kind: 'iterator', iterator: () => it })
+        }
+      }
+      this.#settle(entry, entry.status ?? 'completed')
+    } catch (error) {
+      if (signal.aborted) return this.#settle(entry, entry.status!)
+      this.#fail(entry, error)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  #fail(entry: Entry, error: unknown): void {
+    this.#settle(entry, 'failed')
+    try {
+      ;(this.#options.onError ?? ((e, t) => console.error(`agentctx: task "${t.name}" failed`, e)))(error, entry.info)
+    } catch {
+      // A throwing onError must not turn into an unhandled rejection.
+    }
+  }
+
   async #run(entry: Entry, handler: TaskHandler<C>): Promise<void> {
     const { info, controller } = entry
     const signal = controller.signal
+    let told = false
     try {
       const result = handler(signal, this.#options.context as C)
-      if (result != null && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+      const iterable = result != null && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+      this.#started(info, iterable)
+      told = true
+      if (iterable) {
         const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
         let step: IteratorResult<unknown> | undefined
         try {
@@ -220,14 +307,10 @@ export class TaskManager<C = unknown> {
       } else await result
       this.#settle(entry, entry.status ?? 'completed')
     } catch (error) {
+      if (!told) this.#started(info, false)
       // An abort makes fetch and friends reject: that is the cancellation, not a failure.
       if (signal.aborted) return this.#settle(entry, entry.status!)
-      this.#settle(entry, 'failed')
-      try {
-        ;(this.#options.onError ?? ((e, t) => console.error(`agentctx: task "${t.name}" failed`, e)))(error, info)
-      } catch {
-        // A throwing onError must not turn into an unhandled rejection.
-      }
+      this.#fail(entry, error)
     }
   }
 
@@ -237,5 +320,41 @@ export class TaskManager<C = unknown> {
     clearTimeout(entry.timer)
     if (this.#tasks.get(entry.info.name) === entry) this.#tasks.delete(entry.info.name)
     entry.finish(status)
+  }
+}
+
+const ABORTED = Symbol('aborted')
+
+/** A promise or async iterator given as the task itself. */
+type Watched = { kind: 'promise'; promise: PromiseLike<unknown> } | { kind: 'iterator'; iterator: () => AsyncIterator<unknown> }
+
+/** What `create` was given, or a `ValidationError` naming `handler` and what it was. */
+function sourceOf<C>(task: TaskSource<C>): { kind: 'function'; fn: TaskHandler<C> } | Watched {
+  if (typeof task === 'function') return { kind: 'function', fn: task as TaskHandler<C> }
+  const o = task as unknown as Record<PropertyKey, unknown> | null
+  if (o !== null && typeof o === 'object') {
+    if (typeof o.then === 'function') return { kind: 'promise', promise: task as PromiseLike<unknown> }
+    if (typeof o[Symbol.asyncIterator] === 'function') {
+      let it: AsyncIterator<unknown> | undefined
+      // Asked for once, when the task starts (an async generator object returns itself).
+      return { kind: 'iterator', iterator: () => (it ??= (task as AsyncIterable<unknown>)[Symbol.asyncIterator]()) }
+    }
+    // A sync iterator (a `function*` generator) would run its whole body in this call stack, between
+    // two events of the conversation: refused, not silently turned into a blocking loop.
+    if (typeof o[Symbol.iterator] === 'function') invalid('handler', 'is a sync iterable: pass an async generator (async function*) or a function')
+    if (typeof o.next === 'function') return { kind: 'iterator', iterator: () => task as AsyncIterator<unknown> }
+  }
+  const what = o === null ? 'null' : typeof o === 'object' ? 'an object that is neither a promise nor an async iterator' : `a ${typeof o}`
+  return invalid('handler', `must be a function (signal, context) => Promise | AsyncIterable, a promise or an async iterator; got ${what}`)
+}
+
+/** Stops watching an iterator (its generator's `finally` runs); a promise cannot be stopped. */
+function stop(source: Watched): void {
+  if (source.kind === 'promise') return void Promise.resolve(source.promise).catch(() => {})
+  try {
+    const it = source.iterator()
+    void Promise.resolve(it.return?.()).catch(() => {})
+  } catch {
+    // an iterator whose return() throws at once: nothing more to stop
   }
 }

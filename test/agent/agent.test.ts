@@ -372,9 +372,10 @@ describe('background tasks through the agent', () => {
       yield say('done')
     })
     const events = await collect(agent.send('s', text('go')))
+    // A background event's `turn` is the turn that started its task.
     expect(events.map((e) => [e.data.text, e.background?.task, e.turn])).toEqual([
-      ['step 1', 'steps', undefined],
-      ['step 2', 'steps', undefined],
+      ['step 1', 'steps', 1],
+      ['step 2', 'steps', 1],
       ['done', undefined, 1],
     ])
   })
@@ -400,7 +401,9 @@ describe('background tasks through the agent', () => {
     expect(rejections.seen).toEqual([])
   })
 
-  it('sends events that arrive after the stream closed to onBackgroundEvent, and saves what the task changed', async () => {
+  // Issue 12: the request's stream stays open for the tasks it started that yield events, so this
+  // event, once sent to onBackgroundEvent after the turn, now ends the request's own stream.
+  it("streams a task's event that comes after the turn on the request's stream, and saves what the task changed", async () => {
     const later: [string, EventJSON][] = []
     const { agent, store } = setup(
       async function* (event, ctx) {
@@ -414,11 +417,30 @@ describe('background tasks through the agent', () => {
       },
       { onBackgroundEvent: (id, e) => later.push([id, e.toJSON()]) },
     )
-    expect(texts(await collect(agent.send('s', text('place order'))))).toEqual(['Processing your order in the background.'])
+    const events = await collect(agent.send('s', text('place order')))
+    expect(texts(events)).toEqual(['Processing your order in the background.', 'Your order is ready'])
+    expect(events[1]).toMatchObject({ type: 'text_to_speech', data: { text: 'Your order is ready' }, background: { task: 'order_processing' }, turn: 1 })
+    expect(later).toEqual([])
+    await expect.poll(async () => (await store.load('s'))!.getData('order_status')).toBe('completed')
+  })
+
+  it('sends events that arrive after the reader left to onBackgroundEvent', async () => {
+    const later: [string, EventJSON][] = []
+    const { agent } = setup(
+      async function* (event, ctx) {
+        if (!(event instanceof TextEvent)) return
+        ctx.createTask(async function* () {
+          await sleep(20)
+          yield say('Your order is ready')
+        }, { name: 'order_processing', timeout: 60 })
+        yield say('Processing your order in the background.')
+      },
+      { onBackgroundEvent: (id, e) => later.push([id, e.toJSON()]) },
+    )
+    for await (const e of agent.send('s', text('place order'))) if (e.data.text === 'Processing your order in the background.') break
     await expect.poll(() => later.length).toBe(1)
     expect(later[0]![0]).toBe('s')
-    expect(later[0]![1]).toMatchObject({ type: 'text_to_speech', data: { text: 'Your order is ready' }, background: { task: 'order_processing' } })
-    await expect.poll(async () => (await store.load('s'))!.getData('order_status')).toBe('completed')
+    expect(later[0]![1]).toMatchObject({ data: { text: 'Your order is ready' }, background: { task: 'order_processing' } })
   })
 
   // Regression: the save after a task ran after the task's promise settled, outside what was given

@@ -164,7 +164,7 @@ describe('ctx.createTask', () => {
   it('refuses bad arguments with a ValidationError naming the option', () => {
     const ctx = new Context()
     const cases: [() => unknown, string][] = [
-      [() => ctx.createTask(Promise.resolve() as never), 'handler'],
+      [() => ctx.createTask('processOrder' as never), 'handler'],
       [() => ctx.createTask(async () => {}, { name: '' }), 'options.name'],
       [() => ctx.createTask(async () => {}, { timeout: 0 }), 'options.timeout'],
       [() => ctx.createTask(async () => {}, { timeout: -1 }), 'options.timeout'],

@@ -360,7 +360,10 @@ describe('TaskManager', () => {
     ['a blank name', async () => {}, { name: '   ' }, 'options.name'],
     ['a number name', async () => {}, { name: 5 }, 'options.name'],
     ['a non-boolean interruptible', async () => {}, { interruptible: 'yes' }, 'options.interruptible'],
-    ['a promise instead of a function', Promise.resolve(), {}, 'handler'],
+    ['a string instead of a function', 'processOrder', {}, 'handler'],
+    ['null instead of a function', null, {}, 'handler'],
+    ['a sync generator', (function* () {})(), {}, 'handler'],
+    ['a plain object', { run: () => {} }, {}, 'handler'],
     ['no handler', undefined, {}, 'handler'],
     ['null options', async () => {}, null, 'options'],
   ])('refuses %s with a ValidationError naming the field', (_, handler, options, path) => {
