@@ -328,6 +328,50 @@ test('Connect checks the endpoint, says what failed, and keeps the key in memory
   }
 })
 
+test('Connect to Anthropic and Gemini: each checked with its own API, the key in a header, never in the URL', async ({ page }) => {
+  const errors = watchErrors(page)
+  const KEY = 'e2e-provider-key-93ab'
+  const seen: { url: string; headers: Record<string, string | string[] | undefined> }[] = []
+  const server: Server = createServer(async (req, res) => {
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' }
+    if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end()
+    for await (const _ of req);
+    seen.push({ url: req.url!, headers: req.headers })
+    const json = (body: unknown) => res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify(body))
+    if (req.url === '/anthropic/v1/messages' && req.headers['x-api-key'] === KEY) {
+      return json({ type: 'message', role: 'assistant', model: 'claude-e2e', content: [{ type: 'text', text: 'OK' }], stop_reason: 'max_tokens', usage: { input_tokens: 9, output_tokens: 1 } })
+    }
+    if (req.url === '/gemini/v1beta/models/gemini-e2e:generateContent' && req.headers['x-goog-api-key'] === KEY) {
+      return json({ candidates: [{ content: { role: 'model', parts: [{ text: 'OK' }] }, finishReason: 'MAX_TOKENS' }], usageMetadata: { promptTokenCount: 9, candidatesTokenCount: 1 } })
+    }
+    res.writeHead(401, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'bad key' } }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    await open(page)
+    for (const [provider, url, model] of [
+      ['anthropic', `${base}/anthropic`, 'claude-e2e'],
+      ['gemini', `${base}/gemini/v1beta`, 'gemini-e2e'],
+    ] as const) {
+      await page.getByLabel('Provider').selectOption(provider)
+      await page.getByLabel('Base URL').fill(url)
+      await page.getByLabel('API key').fill(KEY)
+      await page.getByLabel('Model').fill(model)
+      await page.getByRole('button', { name: 'Connect', exact: true }).click()
+      await expect(page.locator('#connect-result')).toHaveText(`Connected: ${model} answered.`)
+      await expect(page.locator('#model-status')).toHaveText(model)
+    }
+    expect(seen.map((r) => r.url)).toEqual(['/anthropic/v1/messages', '/gemini/v1beta/models/gemini-e2e:generateContent'])
+    expect(seen[0]!.headers['anthropic-dangerous-direct-browser-access']).toBe('true')
+    for (const r of seen) expect(r.url).not.toContain(KEY)
+    expect(errors).toEqual([])
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 test.describe('at 390 px', () => {
   test.use({ viewport: { width: 390, height: 844 } })
 

@@ -6,7 +6,8 @@ import { Context, Executor } from 'agentctx'
 /** Defaults per provider: base URL and a small model. */
 export const PROVIDERS = {
   openai: { baseURL: 'https://api.openai.com/v1', model: 'gpt-4o-mini', key: 'sk-…' },
-  anthropic: { baseURL: 'https://api.anthropic.com/v1', model: 'claude-3-5-haiku-latest', key: 'sk-ant-…' },
+  // The Anthropic provider appends /v1/messages itself.
+  anthropic: { baseURL: 'https://api.anthropic.com', model: 'claude-3-5-haiku-latest', key: 'sk-ant-…' },
   gemini: { baseURL: 'https://generativelanguage.googleapis.com/v1beta', model: 'gemini-2.0-flash', key: 'AIza…' },
   compatible: { baseURL: 'http://localhost:11434/v1', model: 'llama3.2', key: 'optional' },
 }
