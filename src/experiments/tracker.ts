@@ -305,7 +305,8 @@ export function createExperiments(adapter: StorageAdapter, options?: Experiments
           test,
           conclusion: conclusion as unknown as Json,
           notify: def.stop.notify ?? [],
-          report: buildReport({ ...input, test }) as unknown as Json,
+          // With this evaluation's running minima, as `report(test)` would read them now.
+          report: buildReport({ ...input, previousPValues: rules.pValues, test }) as unknown as Json,
         }),
       )
     }

@@ -133,6 +133,8 @@ describe('a conclusion through createExperiments', () => {
     expect(posted.conclusion).toMatchObject({ test: 'greeting', reason: 'maxIterations', iterations: 10 })
     expect(posted.report.test).toBe('greeting')
     expect(posted.report.options.map((o: { value: string }) => o.value)).toEqual(['formal', 'casual'])
+    // The report is the one report(test) gives at that moment (nothing recorded since).
+    expect(posted.report).toEqual(JSON.parse(JSON.stringify(await trackers[0]!.report('greeting'))))
   })
 
   it('a webhook that never gets through goes to onError once, without its URL or headers; evaluate still answers', async () => {
