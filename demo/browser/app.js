@@ -114,6 +114,7 @@ const showBackground = (event) => backgroundBubble({ task: event.background?.tas
 
 function markInterrupted(div) {
   div.classList.add('interrupted')
+  follow() // the "interrupted" badge is part of the newest message
 }
 
 /** The stored conversation, turn by turn, each with its background events and task notes. */
