@@ -119,13 +119,23 @@ export function demoConversation(greeting: string, demoFetch: () => DemoFetch, o
       ['text_to_speech', 1, 'You said “hello”. I only know a few tricks.'],
     ])
     expect(await say(id, 'my name is Ada')).toEqual(['Nice to meet you, Ada!'])
-    expect(await say(id, 'place order')).toEqual(['Processing your order in the background.'])
+    // The order takes a second after its turn's reply; the request's stream stays open for it, so
+    // "Your order is ready!" reaches the client (issue 12: it never did in the Cloudflare demo),
+    // tagged with its task and the turn that started it, while "check status" is answered meanwhile.
+    const order = sseEvents(await post(id, 'place order'))
+    const orderEvents: EventJSON[] = [(await order.next()).value!.json]
     expect(await say(id, 'check status')).toEqual(['Your order status is: pending'])
-    // The order takes a second, after its turn's stream has closed; then its change is saved.
+    for await (const e of order) orderEvents.push(e.json)
+    expect(orderEvents.map((e) => [e.data.text, e.background?.task, e.turn])).toEqual([
+      ['Processing your order in the background.', undefined, 3],
+      ['Your order is ready!', 'order_processing', 3],
+    ])
     await expect.poll(async () => (await stored(id)).data.order_status, { timeout: 5000, interval: 50 }).toBe('completed')
     expect(await say(id, 'check status')).toEqual(['Your order status is: completed'])
     const ctx = await stored(id)
     expect(ctx.data).toEqual({ user_name: 'Ada', order_status: 'completed' })
+    // Kept with turn 3, so a reload shows it (the history's turn 3 response.background).
+    expect((ctx.turns[3]!.response as { background?: EventJSON[] }).background?.map((e) => e.data.text)).toEqual(['Your order is ready!'])
     expect(ctx.turns.map((t) => [t.id, t.request?.text, t.response?.text])).toEqual([
       [0, undefined, greeting],
       [1, 'hello', 'You said “hello”. I only know a few tricks.'],

@@ -13,6 +13,9 @@
  *                         non-interruptible one (ledger), then waits ms (default 5000) or until its
  *                         signal aborts, then says "slow done"
  *   "track order"         a generator task whose event streams on this turn, tagged background
+ *   "late order"          the document's form, work already started: createTask(deliverOrder(ctx)),
+ *                         an async generator that says "Your order is ready!" 50 ms after the turn
+ *                         ended; the request's stream stays open for it (issue 12)
  *   "fail task"           a task that throws an error holding a secret
  *   note {n, meet?, hold?, see?}
  *                         not a TextEvent, so it never interrupts: appends n to data.notes. With
@@ -61,6 +64,13 @@ async function processOrder(signal: AbortSignal, ctx: Context): Promise<void> {
     signal.addEventListener('abort', () => reject(signal.reason), { once: true })
   })
   ctx.setData('order_status', 'completed')
+}
+
+/** The order of "late order": yields after its turn's response ended (issue 12: the stream waits for it). */
+async function* deliverOrder(ctx: Context) {
+  await sleep(50)
+  ctx.setData('order_status', 'completed')
+  yield say('Your order is ready!')
 }
 
 export const handler: AgentHandler = async function* (event, ctx, { signal, sessionId }) {
@@ -121,6 +131,9 @@ export const handler: AgentHandler = async function* (event, ctx, { signal, sess
       return
     }
     yield say('slow done')
+  } else if (text === 'late order') {
+    ctx.createTask(deliverOrder(ctx), { name: 'order_processing', timeout: 60 })
+    yield say('Processing your order in the background.')
   } else if (text === 'track order') {
     ctx.createTask(async function* () {
       yield say('Order shipped')

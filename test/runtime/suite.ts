@@ -162,6 +162,26 @@ export function runtimeSuite(label: string, harness: () => RuntimeHarness, optio
       ])
     })
 
+    // Issue 12: in the Cloudflare demo "Your order is ready!" never reached the client: the stream
+    // closed when the turn was saved, a second before the task yielded, and the event went to
+    // onBackgroundEvent (unset: dropped). The stream now stays open for the tasks it started.
+    it("keeps the stream open for a task's event that comes after the turn, and keeps it with the turn", async () => {
+      const id = sessionId('late')
+      const events = await say(id, 'late order')
+      expect(events.map((e) => [e.data.text, e.background?.task, e.turn])).toEqual([
+        ['Welcome!', undefined, 0],
+        ['Processing your order in the background.', undefined, 1],
+        ['Your order is ready!', 'order_processing', 1],
+      ])
+      await expect
+        .poll(async () => {
+          const turn = (await stored(id)).turns.find((t) => t.id === 1)
+          return ((turn?.response as { background?: EventJSON[] } | undefined)?.background ?? []).map((e) => [e.data.text, e.background?.task, e.turn])
+        }, { timeout: 5000, interval: 20 })
+        .toEqual([['Your order is ready!', 'order_processing', 1]])
+      expect((await stored(id)).data.order_status).toBe('completed')
+    })
+
     it("turns a task's error into an ErrorEvent on the stream, without the error's message", async () => {
       const id = sessionId('fail')
       const events = await say(id, 'fail task')
