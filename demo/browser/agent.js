@@ -2,12 +2,11 @@
 // token through the real provider path, two tools (one starts a background task), an A/B-tested
 // greeting tracked across sessions by agentctx/experiments, and inputs pruned to a token budget.
 // Only the built package (/dist/, through the page's import map), as an app would use it.
-import { Context, Executor, Pruner, setDefaultExecutor } from 'agentctx'
+import { Context, createContextStore, Executor, Pruner, setDefaultExecutor } from 'agentctx'
 import { createAgent, StartEvent, TextEvent } from 'agentctx/agent'
 import { createExperiments } from 'agentctx/experiments'
 import { openai } from 'agentctx/providers/openai'
 import { indexedDBStorage } from 'agentctx/storage/indexeddb'
-import { createContextStore } from 'agentctx'
 
 export const SESSION = 'demo'
 /** The inputs' token budget: small on purpose, so that prune has something to drop. */
@@ -220,5 +219,3 @@ export async function simulateVisitors(count, engagement = { friendly: 0.62, bri
   }
   return experiments.evaluate(TEST)
 }
-
-export { Context, Executor }

@@ -339,6 +339,7 @@ async function refreshReport() {
   })
   $('#report').replaceChildren(head, ...rows)
   const evaluation = await experiments.evaluate(TEST).catch(() => undefined)
+  if (evaluation?.concluded) $('#assignment').append(` The test has concluded: new sessions get ${evaluation.value}.`)
   $('#report-note').textContent =
     `${report.iterations} sessions, confidence ${report.confidence.toFixed(0)}%` +
     (evaluation?.concluded
