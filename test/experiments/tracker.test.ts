@@ -179,6 +179,10 @@ describe('idempotent recording', () => {
       ['y', 0.5],
     ])
     expect((await x.record(c)).recorded).toEqual(['t'])
+    // Who to notify is not how the test runs: a new address does not make another test.
+    const e = new Context({ sessionId: 'e' })
+    e.addTest('t', { x: 1, y: 1 }, '', { notify: ['ops@example.com'] })
+    expect((await x.record(e)).recorded).toEqual(['t'])
     // Another tracker (another isolate) reads the stored definition too.
     const d = new Context({ sessionId: 'd' })
     d.addTest('t', { x: 1, y: 1 }, '', { maxIterations: 9 })
