@@ -762,7 +762,7 @@ export class Context {
    * context; an async generator's yields reach the session's output. `timeout` is in seconds
    * (default 30); a task of the same name as a running one replaces it.
    *
-   * Work already started is taken too, as the voice-agent document passes it:
+   * Work already started is taken too, as docs/reference.md#voice-create-task passes it:
    * `ctx.createTask(processOrder(ctx), { name: 'order_processing' })`, where `processOrder` is an
    * `async function*` (its yields are the task's events) or an `async function` (its promise). Only
    * a function receives the abort signal: cancelling a promise or iterator task stops waiting for it

@@ -25,7 +25,7 @@ export type TaskHandler<C = unknown> = (signal: AbortSignal, context: C) => Prom
 
 /**
  * What `create` takes: a `TaskHandler` (it gets the task's `AbortSignal`), or work already started,
- * as the voice-agent document passes it (`ctx.createTask(processOrder(ctx), { name })`): a promise,
+ * as docs/reference.md#voice-create-task passes it (`ctx.createTask(processOrder(ctx), { name })`): a promise,
  * or an async iterator / iterable (an async generator's object) whose values are emitted in order.
  *
  * Only a function receives the abort signal. Cancelling a promise or iterator task stops waiting for
