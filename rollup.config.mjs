@@ -15,6 +15,9 @@ export default {
     preserveModules: true,
     preserveModulesRoot: 'src',
     entryFileNames: '[name].js',
+    // Maps point into src/, which the package ships beside dist/ (package.json `files`), so a stack
+    // trace or "go to definition" in a consumer's editor lands on the TypeScript line, not the build.
+    sourcemap: true,
   },
   plugins: [typescript({ tsconfig: './tsconfig.build.json' })],
   treeshake: { moduleSideEffects: false },
