@@ -92,7 +92,12 @@ export async function handleChat(request: Request, deps: HttpDeps, executionCont
   const agent: HttpDeps['agent'] = {
     ...deps.agent,
     start(sessionId, event, options) {
-      const started = deps.agent.start(sessionId, event, options)
+      // The caller's own request and signal, not the forwarded ones. Node's Request (undici) makes
+      // its signal follow the one it was given through a WeakRef to its own AbortController: once
+      // the Request is garbage collected, its signal never aborts. The run holds the request it is
+      // given (for `init`) until the turn ends, which keeps the caller's Request, and so the abort
+      // of a client that went away, alive. (Seen: useChat's stop() reached the turn 2 runs in 3.)
+      const started = deps.agent.start(sessionId, event, { ...options, signal: request.signal, request })
       events = started.events
       return { events: (async function* () {})(), opened: started.opened }
     },

@@ -1,4 +1,6 @@
 import { AbstractChat, DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type ChatInit, type ChatState, type ChatStatus, type UIMessage, type UIMessageChunk } from 'ai'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAgentClient } from '../../src/client/index.js'
 import { serveAgent, TOKEN, type Served } from './agent.js'
@@ -22,6 +24,10 @@ class Chat extends AbstractChat<UIMessage> {
     super({ ...init, state: new PlainState() })
   }
 }
+
+// A full garbage collection on demand (as --expose-gc gives it), for the regression below.
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 
 let served: Served
 let api: string
@@ -108,10 +114,14 @@ describe("useChat's Chat with DefaultChatTransport against createAgent({ protoco
     expect(c.error?.message).toBe('internal error')
   })
 
-  it('stop() aborts the request: the agent interrupts the turn and records it so', async () => {
+  // Regression: the turn followed the forwarded Request's signal, which undici ties to the caller's
+  // through a WeakRef: once that Request was garbage collected, stop() no longer reached the turn.
+  it('stop() aborts the request: the agent interrupts the turn and records it so (also after a garbage collection)', async () => {
     const c = chat('chat-stop')
     const sending = c.sendMessage({ text: 'slow' })
     await expect.poll(() => said(c.messages[1])?.join('') ?? '').toMatch(/s2/)
+    // What made the bug show at once: the forwarded Request collected while the reply streams.
+    for (let i = 0; i < 3; i++) gc(), await new Promise((r) => setTimeout(r, 10))
     await c.stop()
     await sending
     await expect.poll(() => served.seen.aborted).toContain('slow')

@@ -1,4 +1,6 @@
 import fc from 'fast-check'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AbortedError } from '../../src/abort.js'
 import { createAgentClient, type AgentClient } from '../../src/client/index.js'
@@ -8,6 +10,9 @@ import { serveAgent, TOKEN, type Served } from './agent.js'
 
 // agentctx/client against a real agent (createAgent's fetch behind Node's http server on
 // 127.0.0.1): what it sends, what it reads back, and every refusal typed as the agent meant it.
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
 
 let served: Served
 let client: AgentClient
@@ -167,7 +172,10 @@ describe('errors typed as the agent meant them', () => {
     const e = await thrown(async () => {
       for await (const event of client.send('s-abort', 'slow', { signal: controller.signal })) {
         got.push(String(event.data.delta ?? event.data.text))
-        if (got.length === 4) controller.abort()
+        // A full garbage collection first: the turn must still follow the request's signal (the agent
+        // keeps the Request it was given; undici's Request signal follows its init signal only while
+        // the Request lives: see src/agent/ai-sdk.ts).
+        if (got.length === 4) gc(), controller.abort()
       }
     })
     expect(e).toBeInstanceOf(AbortedError)
