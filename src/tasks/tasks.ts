@@ -130,7 +130,7 @@ export class TaskManager<C = unknown> {
 
   /** Starts `handler` (or watches the promise or async iterator given, see `TaskSource`) in the background and returns at once. */
   create(handler: TaskSource<C>, options: TaskOptions = {}): TaskInfo {
-    const source = sourceOf(handler)
+    check(handler)
     if (options === null || typeof options !== 'object') invalid('options', 'must be an object')
     const { interruptible = false, timeout = 30 } = options
     let name = options.name
@@ -165,10 +165,10 @@ export class TaskManager<C = unknown> {
       // The context is being torn down: never start the handler.
       controller.abort(abortedTask(name, 'was cancelled', abortReason(parent.reason), parent.reason))
       this.#settle(entry, entry.status!)
-      if (source.kind !== 'function') stop(source)
       this.#started(info, false)
-    } else if (source.kind === 'function') void this.#run(entry, source.fn)
-    else void this.#watch(entry, source)
+      // Work given as is: a generator never started runs no body; a promise's rejection is nobody's.
+      if (typeof handler !== 'function') void Promise.resolve(iteratorOf(handler, true)?.return?.() ?? handler).catch(() => {})
+    } else void this.#run(entry, handler)
     return info
   }
 
@@ -233,49 +233,6 @@ export class TaskManager<C = unknown> {
     }, Math.min(ms, MAX_DELAY))
   }
 
-  /**
-   * A promise or iterator given as is: no signal reaches it, so an abort settles the task at once
-   * (the status the abort set) and, for an iterator, calls `return()` without waiting for it.
-   */
-  async #watch(entry: Entry, source: Watched): Promise<void> {
-    const { info, controller } = entry
-    const signal = controller.signal
-    this.#started(info, source.kind === 'iterator')
-    let onAbort!: () => void
-    const aborted = new Promise<typeof ABORTED>((resolve) => (onAbort = () => resolve(ABORTED)))
-    signal.addEventListener('abort', onAbort, { once: true })
-    let finished = false
-    try {
-      if (source.kind === 'promise') {
-        const work = Promise.resolve(source.promise)
-        work.catch(() => {}) // a cancelled task's later rejection is nobody's
-        if ((await Promise.race([work, aborted])) === ABORTED) return this.#settle(entry, entry.status!)
-      } else {
-        const it = source.iterator()
-        try {
-          while (true) {
-            const step = await Promise.race([it.next(), aborted])
-            if (step === ABORTED) return this.#settle(entry, entry.status!)
-            if (step.done) break
-            this.#options.emit?.(step.value, info)
-            if (signal.aborted) return this.#settle(entry, entry.status!)
-          }
-          finished = true
-        } finally {
-          // Stopped early (abort, or `emit` threw): the generator's `finally` blocks run. Not awaited:
-          // a generator inside an `await` runs them only when that await is over.
-          if (!finished) stop({ kind: 'iterator', iterator: () => it })
-        }
-      }
-      this.#settle(entry, entry.status ?? 'completed')
-    } catch (error) {
-      if (signal.aborted) return this.#settle(entry, entry.status!)
-      this.#fail(entry, error)
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
-  }
-
   #fail(entry: Entry, error: unknown): void {
     this.#settle(entry, 'failed')
     try {
@@ -285,25 +242,41 @@ export class TaskManager<C = unknown> {
     }
   }
 
-  async #run(entry: Entry, handler: TaskHandler<C>): Promise<void> {
+  /**
+   * Runs a function, which gets the signal and is waited for until it settles (or its deadline), or
+   * watches work given as is: a promise or an async iterator has no signal to listen to, so an abort
+   * settles the task at once and, for an iterator, calls `return()` without waiting for it (a
+   * generator inside an `await` runs its `finally` only when that await is over).
+   */
+  async #run(entry: Entry, task: TaskSource<C>): Promise<void> {
     const { info, controller } = entry
     const signal = controller.signal
+    const given = typeof task !== 'function'
+    const stopped = given ? new Promise<typeof ABORTED>((resolve) => signal.addEventListener('abort', () => resolve(ABORTED), { once: true })) : undefined
+    const wait = <T>(p: PromiseLike<T>) => (stopped ? Promise.race([p, stopped]) : p)
     let told = false
     try {
-      const result = handler(signal, this.#options.context as C)
-      const iterable = result != null && typeof (result as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
-      this.#started(info, iterable)
+      const result = given ? task : (task as TaskHandler<C>)(signal, this.#options.context as C)
+      const it = iteratorOf(result, given)
+      this.#started(info, !!it)
       told = true
-      if (iterable) {
-        const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-        let step: IteratorResult<unknown> | undefined
+      if (it) {
+        let step: IteratorResult<unknown> | typeof ABORTED | undefined
         try {
           // After an abort the output is stale (the user interrupted): stop pulling and drop it.
-          while (!(step = await it.next()).done && !signal.aborted) this.#options.emit?.(step.value, info)
+          while ((step = await wait(it.next())) !== ABORTED && !step.done && !signal.aborted) this.#options.emit?.(step.value, info)
         } finally {
           // Runs the generator's `finally` blocks when we stop early (abort, or `emit` threw).
-          if (!step?.done) await it.return?.()
+          if (step === ABORTED || !step?.done) {
+            const closing = Promise.resolve(it.return?.())
+            if (given) closing.catch(() => {})
+            else await closing
+          }
         }
+      } else if (given) {
+        const work = Promise.resolve(result)
+        work.catch(() => {}) // a cancelled task's later rejection is nobody's
+        await wait(work)
       } else await result
       this.#settle(entry, entry.status ?? 'completed')
     } catch (error) {
@@ -325,36 +298,25 @@ export class TaskManager<C = unknown> {
 
 const ABORTED = Symbol('aborted')
 
-/** A promise or async iterator given as the task itself. */
-type Watched = { kind: 'promise'; promise: PromiseLike<unknown> } | { kind: 'iterator'; iterator: () => AsyncIterator<unknown> }
+/** The async iterator a task's result (or the work given, `given`) is, if any: a thenable is a promise. */
+function iteratorOf(x: unknown, given: boolean): AsyncIterator<unknown> | undefined {
+  const o = x as Record<PropertyKey, unknown> | null
+  if (o === null || typeof o !== 'object' || (given && typeof o.then === 'function')) return undefined
+  if (typeof o[Symbol.asyncIterator] === 'function') return (o as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+  return given && typeof o.next === 'function' ? (o as unknown as AsyncIterator<unknown>) : undefined
+}
 
-/** What `create` was given, or a `ValidationError` naming `handler` and what it was. */
-function sourceOf<C>(task: TaskSource<C>): { kind: 'function'; fn: TaskHandler<C> } | Watched {
-  if (typeof task === 'function') return { kind: 'function', fn: task as TaskHandler<C> }
-  const o = task as unknown as Record<PropertyKey, unknown> | null
+/** A `ValidationError` naming `handler` and what it was, unless it is a function, a promise or an async iterator. */
+function check(task: unknown): void {
+  if (typeof task === 'function') return
+  const o = task as Record<PropertyKey, unknown> | null
   if (o !== null && typeof o === 'object') {
-    if (typeof o.then === 'function') return { kind: 'promise', promise: task as PromiseLike<unknown> }
-    if (typeof o[Symbol.asyncIterator] === 'function') {
-      let it: AsyncIterator<unknown> | undefined
-      // Asked for once, when the task starts (an async generator object returns itself).
-      return { kind: 'iterator', iterator: () => (it ??= (task as AsyncIterable<unknown>)[Symbol.asyncIterator]()) }
-    }
+    if (typeof o.then === 'function' || typeof o[Symbol.asyncIterator] === 'function') return
     // A sync iterator (a `function*` generator) would run its whole body in this call stack, between
     // two events of the conversation: refused, not silently turned into a blocking loop.
     if (typeof o[Symbol.iterator] === 'function') invalid('handler', 'is a sync iterable: pass an async generator (async function*) or a function')
-    if (typeof o.next === 'function') return { kind: 'iterator', iterator: () => task as AsyncIterator<unknown> }
+    if (typeof o.next === 'function') return
   }
   const what = o === null ? 'null' : typeof o === 'object' ? 'an object that is neither a promise nor an async iterator' : `a ${typeof o}`
-  return invalid('handler', `must be a function (signal, context) => Promise | AsyncIterable, a promise or an async iterator; got ${what}`)
-}
-
-/** Stops watching an iterator (its generator's `finally` runs); a promise cannot be stopped. */
-function stop(source: Watched): void {
-  if (source.kind === 'promise') return void Promise.resolve(source.promise).catch(() => {})
-  try {
-    const it = source.iterator()
-    void Promise.resolve(it.return?.()).catch(() => {})
-  } catch {
-    // an iterator whose return() throws at once: nothing more to stop
-  }
+  invalid('handler', `must be a function (signal, context) => Promise | AsyncIterable, a promise or an async iterator; got ${what}`)
 }
