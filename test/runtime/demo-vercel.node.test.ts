@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundle, demoAuthorization, demoConversation, root } from './demos.js'
+import type { Plugin } from 'esbuild'
+import { agentctxFromSource, bundle, demoAuthorization, demoConversation, root } from './demos.js'
 import { readSSE } from './sse.js'
 import { CONDITIONS } from '../storage/miniflare.js'
 import { redisMissing, startRedis, type RedisServer } from '../storage/redis.js'
@@ -34,8 +35,17 @@ if (config?.runtime !== 'edge') throw new Error('api/agent.js: config.runtime is
 addEventListener('fetch', (event) => event.respondWith(handler(event.request, { waitUntil: (p) => event.waitUntil(p) })))
 `
 
+// api/agent.js imports the demo's rules from lib/, the copy of demo/shared that `vercel build` makes
+// (copy-shared.mjs); here they are read where they live. (test/deploy/vercel.node.test.ts runs the real build.)
+const sharedLib: Plugin = {
+  name: 'demo-vercel-lib',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/lib\/[\w-]+\.js$/ }, ({ path }) => ({ path: resolve(root, 'demo/shared', path.slice('../lib/'.length)) }))
+  },
+}
+
 beforeAll(async () => {
-  const code = await bundle({ stdin: { contents: wrapper, resolveDir: dir, sourcefile: 'edge-wrapper.js' }, format: 'iife', conditions: CONDITIONS.edge })
+  const code = await bundle({ stdin: { contents: wrapper, resolveDir: dir, sourcefile: 'edge-wrapper.js' }, format: 'iife', conditions: CONDITIONS.edge, plugins: [agentctxFromSource, sharedLib] })
   server = await runServer({ runtime: new EdgeRuntime({ initialCode: code }), host: '127.0.0.1', port: 0 })
   // Vercel gives an Edge Function its environment variables as `process.env`.
   const runtime = new EdgeRuntime({ initialCode: code, extend: (context) => Object.assign(context, { process: { env: { AGENT_TOKEN: TOKEN } } }) })

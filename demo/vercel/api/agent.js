@@ -7,8 +7,10 @@ import { Redis } from '@upstash/redis'
 import { createContextStore, memoryStorage } from 'agentctx'
 import { createAgent } from 'agentctx/agent'
 import { redisStorage } from 'agentctx/storage/redis'
-import { bearer } from '../../shared/auth.js'
-import { createHandler } from '../../shared/handler.js'
+// lib/ is ../../shared (the demo's rules, shared with demo/cloudflare), copied here by `vercel build`
+// (package.json's vercel-build, copy-shared.mjs): Vercel packs only what lies inside this folder.
+import { bearer } from '../lib/auth.js'
+import { createHandler } from '../lib/handler.js'
 
 export const config = { runtime: 'edge' }
 
