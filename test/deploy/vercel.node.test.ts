@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
-import { promisify } from 'node:util'
 import { build, type Plugin } from 'esbuild'
 import { EdgeRuntime, runServer } from 'edge-runtime'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { root } from '../runtime/demos.js'
 import { readSSE } from '../runtime/sse.js'
 import { CONDITIONS } from '../storage/miniflare.js'
+import { installPacked, run } from './packed.js'
 
 // demo/vercel deployed as its README says, up to the upload: the real Vercel CLI (`vercel build`,
 // the devDependency) builds a copy of the demo offline, with a local .vercel/project.json instead of
@@ -17,7 +16,6 @@ import { CONDITIONS } from '../storage/miniflare.js'
 // over real HTTP on 127.0.0.1. The function is bundled from its .func folder alone, as the deploy
 // does: an import that reaches outside it (the bug of issue 12: `agentctx`, ../../shared and
 // @upstash/redis left out) fails the bundle. Requests take the routes of .vercel/output/config.json.
-const run = promisify(execFile)
 const vercelCli = resolve(root, 'node_modules/vercel/dist/index.js')
 let work: string
 let project: string
@@ -25,15 +23,6 @@ let func: string
 let output: { routes: { src?: string; dest?: string }[] }
 let server: Awaited<ReturnType<typeof runServer>>
 let buildLog = ''
-
-/** A package's name and the names of its dependencies, from the repository's (hoisted) node_modules. */
-function dependencies(name: string, seen = new Set<string>()): Set<string> {
-  if (seen.has(name)) return seen
-  seen.add(name)
-  const pkg = JSON.parse(readFileSync(resolve(root, 'node_modules', name, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }
-  for (const dep of Object.keys(pkg.dependencies ?? {})) dependencies(dep, seen)
-  return seen
-}
 
 /** Refuses any module outside `dir`: a deployed function has nothing else. */
 const only = (dir: string): Plugin => ({
@@ -51,26 +40,16 @@ const only = (dir: string): Plugin => ({
 })
 
 beforeAll(async () => {
-  expect(existsSync(resolve(root, 'dist/index.js')), 'dist/ is missing: run `npm run build`').toBe(true)
   work = mkdtempSync(join(tmpdir(), 'agentctx-vercel-'))
   // The demo as the repository holds it (../shared beside it), without anything a previous run made.
   project = join(work, 'demo/vercel')
   cpSync(resolve(root, 'demo/shared'), join(work, 'demo/shared'), { recursive: true })
   cpSync(resolve(root, 'demo/vercel'), project, { recursive: true, filter: (src) => !/[\\/](node_modules|lib|\.vercel)$/.test(src) })
-  // What `npm install` makes of package.json with .npmrc's install-links: agentctx as `npm pack`
-  // packs it (unpacked from the tarball), its dependencies and @upstash/redis's as real folders.
-  // Taken from this repository's node_modules so the test needs no registry.
+  // What `npm install` makes of package.json with .npmrc's install-links (see packed.ts).
   const demoPkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
   expect(demoPkg.dependencies.agentctx).toBe('file:../..')
   expect(readFileSync(join(project, '.npmrc'), 'utf8')).toMatch(/^install-links=true$/m)
-  const { stdout } = await run('npm', ['pack', '--pack-destination', work, '--json', '--silent'], { cwd: root, encoding: 'utf8' })
-  const tarball = join(work, (JSON.parse(stdout) as { filename: string }[])[0]!.filename)
-  mkdirSync(join(project, 'node_modules/agentctx'), { recursive: true })
-  await run('tar', ['xzf', tarball, '-C', join(project, 'node_modules/agentctx'), '--strip-components=1'])
-  const agentctxDeps = JSON.parse(readFileSync(join(project, 'node_modules/agentctx/package.json'), 'utf8')) as { dependencies: Record<string, string> }
-  const names = new Set<string>()
-  for (const name of [...Object.keys(agentctxDeps.dependencies), ...Object.keys(demoPkg.dependencies).filter((n) => n !== 'agentctx')]) dependencies(name, names)
-  for (const name of names) cpSync(resolve(root, 'node_modules', name), join(project, 'node_modules', name), { recursive: true, dereference: true })
+  await installPacked(work, project, Object.keys(demoPkg.dependencies).filter((n) => n !== 'agentctx'))
   // `vercel link` writes this file; with it `vercel build` needs no login. installCommand: the
   // dependencies are in place (Vercel's own install would ask the registry).
   mkdirSync(join(project, '.vercel'))
