@@ -2,10 +2,12 @@ import { AbortedError, abortReason } from '../abort.js'
 import type { EventJSON } from '../agent/events.js'
 import { invalid, ValidationError } from '../errors.js'
 import { scrubber, type Scrub } from '../providers/kernel/scrub.js'
-import type { Json, JsonObject } from '../state/json.js'
 import { AgentHttpError, errorOf, readText } from './errors.js'
 import { checkEvent, parseJson, readAgentEvents } from './events.js'
+import type { EventInput, SessionState } from './types.js'
 import { createSessionView, type SessionView } from './view.js'
+
+export type { EventInput, SessionState, TurnJSON } from './types.js'
 
 /** Options of `createAgentClient`. */
 export interface AgentClientOptions {
@@ -26,31 +28,10 @@ export interface AgentClientOptions {
 /** Request headers: an object, `[name, value]` pairs, or a `Headers` (`HeadersInit`, which Node's types do not declare). */
 export type HeadersLike = Record<string, string> | ReadonlyArray<readonly [string, string]> | Headers
 
-/** An event to send: the agent's JSON form (`{ type: 'text', data: { text } }`, or an `AgentEvent`), or a text. */
-export type EventInput = string | { type: string; data?: JsonObject; [key: string]: unknown }
-
 /** Options of a request. */
 export interface RequestOptions {
   /** Aborting it aborts the request at once (the stream's connection is closed): the agent interrupts the turn. */
   signal?: AbortSignal
-}
-
-/** A session's stored state as `GET /sessions/:id` answers it: the context's JSON with its most recent turns. */
-export interface SessionState {
-  id: string
-  sessionId?: string
-  currentTurnId?: number
-  data?: JsonObject
-  turns?: TurnJSON[]
-  [key: string]: unknown
-}
-
-/** One turn of a session's history: the user's event (`request`) and what the agent answered (`response`). */
-export interface TurnJSON {
-  id: number
-  label?: { flow: string; node: string }
-  request?: { type?: string; data?: JsonObject; text?: string; [key: string]: Json | undefined }
-  response?: { events?: EventJSON[]; text?: string; interrupted?: boolean; background?: EventJSON[]; [key: string]: unknown }
 }
 
 /** The browser (or any runtime's) side of an agent's HTTP endpoint (`createAgent(...).fetch`). */

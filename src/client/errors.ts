@@ -21,6 +21,7 @@ export class AgentHttpError extends ContextError {
   declare status: number | undefined
   declare serverCode: string | undefined
 
+  /** `init` sets the HTTP status and the server's error code, when the response had them. */
   constructor(message: string, { cause, ...init }: AgentHttpErrorInit = {}) {
     super('http', message, { cause })
     Object.assign(this, { status: undefined, serverCode: undefined }, init)

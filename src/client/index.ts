@@ -2,6 +2,8 @@
  * `agentctx/client`: the browser side of an agent's HTTP endpoint (`createAgent(...).fetch`). It
  * imports neither the core nor valibot: a page that only talks to an agent pays for this, the
  * errors and eventsource-parser.
+ *
+ * @module agentctx/client
  */
 export { createAgentClient } from './client.js'
 export type { AgentClient, AgentClientOptions, EventInput, HeadersLike, RequestOptions, SessionState, TurnJSON } from './client.js'

@@ -1,6 +1,12 @@
 import type { EventJSON } from '../agent/events.js'
 import type { JsonObject } from '../state/json.js'
-import type { AgentClient, EventInput, SessionState } from './client.js'
+import type { EventInput, SessionState } from './types.js'
+
+/** What the view needs of the client (`AgentClient` is one). */
+export interface ViewClient {
+  send(sessionId: string, event: EventInput, options?: { signal?: AbortSignal }): AsyncIterable<EventJSON>
+  history(sessionId: string): Promise<SessionState | undefined>
+}
 
 /** What a session view is doing: reading the history, streaming a reply, idle, or stopped by an error. */
 export type SessionStatus = 'idle' | 'loading' | 'streaming' | 'error'
@@ -51,6 +57,7 @@ export interface SessionView {
   readonly sessionId: string
   /** Calls `listener` with the snapshot now and after each change; returns the function that stops it. */
   subscribe(listener: (snapshot: SessionSnapshot) => void): () => void
+  /** The current snapshot: the same object until the next change, as `useSyncExternalStore` requires. */
   getSnapshot(): SessionSnapshot
   /**
    * Sends a text or an event; resolves when the reply has ended (never rejects: a failure is in
@@ -132,7 +139,7 @@ function userMessage(input: EventInput, id: string): ChatMessage {
 }
 
 /** A `SessionView` over `client` (see `AgentClient.session`). */
-export function createSessionView(client: AgentClient, sessionId: string): SessionView {
+export function createSessionView(client: ViewClient, sessionId: string): SessionView {
   const listeners = new Set<(snapshot: SessionSnapshot) => void>()
   let messages: readonly ChatMessage[] = freeze([])
   let background: readonly EventJSON[] = freeze([])
