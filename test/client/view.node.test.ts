@@ -115,6 +115,12 @@ describe('the session view', () => {
     const s = view.getSnapshot()
     expect(s.background).toEqual([expect.objectContaining({ type: 'text_to_speech', background: { task: 'order' }, data: expect.objectContaining({ text: 'Your order is ready!' }) })])
     expect(texts(s).at(-1)).toBe('assistant:Working on it.')
+    // Kept with the turn that started the task: a reload (a new view, load()) has it too.
+    const reloaded = client.session('v-task')
+    await expect
+      .poll(async () => (await reloaded.load(), reloaded.getSnapshot().background.map((e) => `${e.background?.task}: ${e.data.text}`)))
+      .toEqual(['order: Your order is ready!'])
+    expect(texts(reloaded.getSnapshot())).toEqual(texts(s))
   })
 
   it('an agent error event stays on its message; a refused request is status error with a typed error, and the conversation is kept', async () => {
