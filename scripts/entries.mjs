@@ -32,10 +32,12 @@ const provider = (name) => ({ specifier: `agentctx/providers/${name}`, input: `s
 // instructions (format.ts, 0.5 KB) ride in the executor, not in `import { Context }`: 21.3 KB. Then
 // the LLM layer as a library of its own, all of it in the Executor this entry exports: ChatStream
 // (2.6 KB minified), the tool loop (steps 2.8, tools 2.0), objects with a partial-JSON parser (2.3 +
-// 1.6), wire shapes (2.5), usage and hooks: 27.7 KB, held at 28.25 KB. (@valibot/to-json-schema, 3.4
+// 1.6), wire shapes (2.5), usage and hooks: 27.7 KB, held at 28.25 KB.
+// Then the Context's A/B loop, turns on demand and task sources (+1.5 KB gzip, see size.mjs) and the
+// store rewriting a sealed turn that gained background events: 29.46 KB, held at 29.75 KB. (@valibot/to-json-schema, 3.4
 // KB gzip, is loaded on demand and counted as a lazy chunk, not here; see size.mjs. For scale: the
 // openai SDK alone is 35 KB, the AI SDK's streamText with @ai-sdk/openai 215 KB.)
-const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 28.25 * KB }
+const core = { specifier: 'agentctx', input: 'src/index.ts', output: 'index', budget: 29.75 * KB }
 
 export const entries = [
   core,
@@ -53,7 +55,10 @@ export const entries = [
   // compare-and-set retry on 40001, the probe of a table a role may not create.
   { ...storage('sql'), addsToCore: 2.25 * KB },
   ...['openai', 'anthropic', 'gemini'].map(provider),
-  { specifier: 'agentctx/agent', input: 'src/agent/index.ts', output: 'agent/index', budget: 0, addsToCore: 6 * KB },
+  // The agent: 4.8 KB before init, conflict retries, the experiments hook and background events kept
+  // with their turn (+2.6 KB minified, +1.7 KB gzip with the store's part; the AI SDK's protocol is
+  // a lazy chunk, not counted): 6.5 KB, held at 6.75 KB.
+  { specifier: 'agentctx/agent', input: 'src/agent/index.ts', output: 'agent/index', budget: 0, addsToCore: 6.75 * KB },
   // The browser side of the agent's endpoint (issue 12). It imports no core (no Context, no valibot):
   // alone it is 5.4 KB (size.mjs measures it so, budget 5.75 KB); over the core it adds 4.65 KB,
   // since the core has none of it but the error classes: eventsource-parser 1.25 KB, the client

@@ -120,14 +120,25 @@ const COMBINED = [
     // (0.21 KB) and the stream and object members (0.17 KB): 12.4 KB. Then addCompletionMessage taking
     // OpenAI's and Anthropic's message shapes (state/wire.ts, 0.9 KB, of which 0.65 KB is the
     // conversion itself: ported code breaks at its first call without it): 13.3 KB, held at 13.5 KB.
+    // Then the A/B loop and the runtime the next issues asked for (minified bytes, `--analyze` against
+    // the build before them): sticky assignment with GrowthBook's hash and ordered [value, weight]
+    // options checked one by one (hash 0.3 KB, tests 1.0 KB), the conclusions agentctx/experiments
+    // hands in and the exposures it reads (0.6 KB), getTurn and loadTurns({ from, to }) with their
+    // bounds (0.5 KB of the Context's +1.2), createTask taking a promise or an async iterator,
+    // settled at once on cancel with the iterator's return() called (1.1 KB): 4.3 KB minified,
+    // +1.5 KB gzip: 14.73 KB, held at 15 KB.
     name: "import { Context } from 'agentctx'",
     source: `export { Context } from '${distOf(core)}'`,
-    budget: 13.5 * KB,
+    budget: 15 * KB,
   },
   {
     // Issue 9 asks for 20 KB; 26.1 KB reached: Context (12), the store, the agent with its HTTP
     // handler, the openai provider with the kernel (issue 8's defences, 1.4 KB of it) and
     // eventsource-parser (1.25), idb-keyval; then ctx.usage, the stream members and the wire shapes: 27.4 KB, held at 27.5 KB.
+    // Then the Context's 1.5 KB above, and in the agent (+2.6 KB minified): init for a new session's
+    // config, a turn run again when its save loses a race, the experiments hook, background events
+    // kept with their turn (background.ts 0.6 KB, sealed turns rewritten by the store 0.5 KB) and the
+    // stream held open for the tasks a request started: 30.55 KB, held at 31 KB.
     name: 'in-browser stack (Context, createContextStore, indexedDBStorage, openai, createAgent)',
     source: [
       `export { Context, createContextStore } from '${distOf(core)}'`,
@@ -135,7 +146,7 @@ const COMBINED = [
       `export { openai } from '${dist('agentctx/providers/openai')}'`,
       `export { createAgent } from '${dist('agentctx/agent')}'`,
     ].join('\n'),
-    budget: 27.5 * KB,
+    budget: 31 * KB,
   },
   {
     // A page that only talks to an agent (issue 12 asks for a small browser client: at most 3 KB on
