@@ -27,6 +27,7 @@ export class AbortedError extends ContextError {
   declare signalReason: unknown
   declare partial: ChatResponse | undefined
 
+  /** `reason` is derived from `signalReason` when not given; `partial` is the reply received before the abort, if any. */
   constructor(message: string, options: { reason?: AbortReason; signalReason?: unknown; partial?: ChatResponse; path?: string; cause?: unknown } = {}) {
     const reason = options.reason ?? abortReason(options.signalReason)
     super(reason === 'timeout' ? 'timeout' : 'aborted', message, { path: options.path, cause: 'cause' in options ? options.cause : options.signalReason })

@@ -30,16 +30,21 @@ export type { Constraints, Output, Routing }
 
 /** Everything `new Context(config)` takes: the fields of the three reference APIs (docs/reference.md#one-context-for-three-apis). */
 export interface ContextConfig {
+  /** What the model call is for (`analyze`, `summarize`, …). */
   intent?: string
+  /** A finer label of the call than `intent`. */
   category?: string
   constraints?: Constraints
   routing?: Routing
   output?: Output
   metadata?: JsonObject
+  /** The id of the context this one derives from (`extend` sets it). */
   parentId?: string
   /** The context's id; a nanoid when absent. `id` and `contextId` are the same value. */
   contextId?: string
+  /** The agent this session belongs to. */
   agentId?: string
+  /** The environment's name and id, as one opaque string. */
   environment?: string
   /** A nanoid when absent. */
   sessionId?: string
@@ -49,6 +54,7 @@ export interface ContextConfig {
    * the context (at most 512 characters).
    */
   assignmentKey?: string
+  /** The function currently running. */
   functionId?: string
   /** Environment and organization variables (API keys among them): runtime only, never serialized. */
   variables?: Record<string, string>
@@ -157,6 +163,7 @@ export class Context {
   readonly #requests = new TurnMap<TurnMessage>(() => this.#turns, 'request')
   readonly #responses = new TurnMap<TurnMessage>(() => this.#turns, 'response')
 
+  /** A new context from `config` (its state; unknown keys, snake_case ones included, are a `ValidationError`) and `runtime` (what is never serialized: variables, executor, store, clock…). */
   constructor(config: ContextConfig = {}, runtime: ContextRuntime = {}) {
     if (typeof config !== 'object' || config === null) throw invalid('config', 'must be an object')
     for (const key in config) if (!CONFIG_KEYS.includes(key)) throw invalid(`config.${key}`, unknownKey(key))
@@ -282,12 +289,15 @@ export class Context {
   get contextId(): string {
     return this.#state.id
   }
+  /** The agent this session belongs to (`config.agentId`, docs/reference.md#voice-agent-id); `undefined` when not given. */
   get agentId(): string | undefined {
     return this.#state.agentId
   }
+  /** The environment's name and id as one opaque string, not parsed (docs/reference.md#voice-environment). */
   get environment(): string | undefined {
     return this.#state.environment
   }
+  /** The session this context belongs to (`config.sessionId`, else a nanoid). */
   get sessionId(): string {
     return this.#state.sessionId
   }
@@ -295,6 +305,7 @@ export class Context {
   get assignmentKey(): string | undefined {
     return this.#state.assignmentKey
   }
+  /** The function currently running (`config.functionId`, docs/reference.md#voice-function-id). */
   get functionId(): string | undefined {
     return this.#state.functionId
   }
@@ -471,12 +482,15 @@ export class Context {
 
   // ── LLM context ───────────────────────────────────────────────────────────────────────────────
 
+  /** What the model call is for (`analyze`, `summarize`, …; docs/reference.md#llm-intent). */
   get intent(): string | undefined {
     return this.#state.intent
   }
+  /** A finer label of the call than `intent` (docs/reference.md#llm-category). */
   get category(): string | undefined {
     return this.#state.category
   }
+  /** The id of the context this one was `extend`ed from; `undefined` for a root context. */
   get parentId(): string | undefined {
     return this.#state.parentId
   }
@@ -912,6 +926,7 @@ export class Context {
   addOutcomes(outcomes: OutcomeDefinition[]): void {
     this.#testing.addOutcomes(outcomes)
   }
+  /** An outcome's current value (its type's default until set or triggered). */
   getOutcome(name: string): OutcomeValue {
     return this.#testing.getOutcome(name)
   }
@@ -927,6 +942,7 @@ export class Context {
   resetOutcome(name: string): OutcomeValue {
     return this.#testing.resetOutcome(name)
   }
+  /** Sets a testing metadata value (any JSON), stored with the session's tests. */
   setTestingMetadata(key: string, value: unknown): void {
     this.#testing.setMetadata(key, value)
   }

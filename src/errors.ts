@@ -29,6 +29,7 @@ export class ContextError extends Error {
   /** Path of the offending field, like `messages[2].role`, when there is one. */
   readonly path: string | undefined
 
+  /** `path` names the offending field; `cause` is kept as the standard `Error.cause`. */
   constructor(code: ContextErrorCode, message: string, options?: { path?: string; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
@@ -44,6 +45,7 @@ export class ValidationError extends ContextError {
 /** A storage adapter failed; the stored state is as it was before the failed operation. */
 export class StorageError extends ContextError {
   override name = 'StorageError'
+  /** An error with code `storage`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
     super('storage', message, options)
   }
@@ -52,6 +54,7 @@ export class StorageError extends ContextError {
 /** Another writer saved the same context since it was loaded: reload, reapply, save again. */
 export class ContextConflictError extends ContextError {
   override name = 'ContextConflictError'
+  /** An error with code `conflict`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
     super('conflict', message, options)
   }
@@ -60,6 +63,7 @@ export class ContextConflictError extends ContextError {
 /** A constraint (maxCost, maxTokens) refused an operation before it ran; `maxTime` passing mid-way is an `AbortedError` (reason `timeout`). */
 export class ConstraintError extends ContextError {
   override name = 'ConstraintError'
+  /** An error with code `constraint`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
     super('constraint', message, options)
   }

@@ -3,6 +3,8 @@
  * (`Executor`, `Router`, `Pruner`, `TaskManager`, `createContextStore`, `memoryStorage`), the
  * errors and the public types. Internals (key codecs, batch helpers, prompt renderers) are not
  * exported: DESIGN.md § Public surface. test/package/package.node.test.ts holds the list.
+ *
+ * @module agentctx
  */
 export { Context } from './context.js'
 export type { ContextConfig, ContextRuntime, FrameworkData } from './context.js'

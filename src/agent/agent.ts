@@ -138,8 +138,11 @@ export interface AgentOptions {
 
 /** What the agent calls of `createExperiments(...)`: structural, so `agentctx/agent` does not bundle `agentctx/experiments`. */
 export interface AgentExperiments {
+  /** Before the handler runs: gives the session the values of the tests that have concluded. */
   attach(ctx: Context): Promise<unknown>
+  /** After a saved turn: records the session's assignments and outcomes; resolves to the tests recorded. */
   record(ctx: Context): Promise<{ recorded: string[] }>
+  /** After recording: checks a test's stop rules, concluding it when one is met. */
   evaluate(test: string): Promise<unknown>
 }
 

@@ -91,6 +91,7 @@ export class AgentEvent<D extends JsonObject = JsonObject> {
 
 /** A class of events of one type, as made by `defineEvent` (built-ins have the same shape). */
 export interface EventClass<I = JsonObject, D extends JsonObject = JsonObject> {
+  /** Makes an event of this class from its data (checked against `schema`) and optional meta (timestamp, turn). */
   new (data: I, meta?: EventMeta): AgentEvent<D>
   /** Wire name. */
   readonly type: string
@@ -103,6 +104,7 @@ function builtin<S extends v.GenericSchema<unknown, JsonObject>>(type: string, s
   return class extends AgentEvent<v.InferOutput<S>> {
     static readonly type = type
     static readonly schema = schema
+    /** `data` is checked against the event's schema and completed with its defaults; a `ValidationError` names the first wrong field. */
     constructor(data: v.InferInput<S>, meta?: EventMeta) {
       super(type, parse(schema, defined(data as object), type), meta)
     }
@@ -112,6 +114,7 @@ function builtin<S extends v.GenericSchema<unknown, JsonObject>>(type: string, s
 const StartSchema = v.object({})
 /** A new session started (delivered first, before the session's first event). No data. */
 export class StartEvent extends builtin('start', StartSchema) {
+  /** A start event; it carries no data. */
   constructor(data: v.InferInput<typeof StartSchema> = {}, meta?: EventMeta) {
     super(data, meta)
   }
@@ -146,6 +149,7 @@ const StopSchema = v.object({
 })
 /** Ends the session, optionally speaking `closingSpeech` first (in `voice`, at `speed`, in `language`). */
 export class StopEvent extends builtin('stop', StopSchema) {
+  /** A stop event; every field is optional (`speed` 1 and `language` `en` by default). */
   constructor(data: v.InferInput<typeof StopSchema> = {}, meta?: EventMeta) {
     super(data, meta)
   }

@@ -7,6 +7,7 @@ import { ErrorEvent, EVENT_TYPE, eventFromJSON, type AgentEvent } from './events
 
 /** The part of a platform's execution context we use: Workers' and Vercel's `waitUntil`. */
 export interface ExecutionContextLike {
+  /** Keeps the invocation alive until `promise` settles, so background work (saves, tasks, experiments) finishes after the response. */
   waitUntil(promise: Promise<unknown>): void
 }
 

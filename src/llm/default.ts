@@ -12,13 +12,17 @@ import type { InferSchemaOutput } from './schema.js'
  * Both take the plain `ModelContext` the context builds for the call, never the `Context` itself.
  */
 export interface ExecutorLike {
+  /** What `ctx.execute` calls: runs a task over the context's inputs. */
   execute(context: ModelContext, request: ExecutionRequest): Promise<ExecutionResponse>
+  /** What `ctx.generateChatCompletion` calls: one reply to the context's history, with tools. */
   chat(context: ModelContext, options?: ChatOptions): Promise<ChatResult>
   /** What `ctx.streamChatCompletion` and `ctx.streamExecute` call; optional for an executor of one's own. */
   streamChat?(context: ModelContext, options?: ChatOptions): ChatStream<ChatResult>
+  /** What `ctx.streamExecute` calls; optional for an executor of one's own. */
   streamExecute?(context: ModelContext, request: ExecutionRequest): ChatStream<ExecutionResponse>
   /** What `ctx.generateObject` and `ctx.streamObject` call; optional for an executor of one's own. */
   object?<S>(context: ModelContext, request: ObjectRequest<S>): Promise<ObjectResult<InferSchemaOutput<S>>>
+  /** What `ctx.streamObject` calls; optional for an executor of one's own. */
   streamObject?<S>(context: ModelContext, request: ObjectRequest<S>): ObjectStream<InferSchemaOutput<S>>
   /** The models of `router` it can call: when present, `ctx.route({ strategy })` picks among them only. */
   models?(router?: Router): ModelSpec[]

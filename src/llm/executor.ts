@@ -38,6 +38,7 @@ export interface ExecutionRequest {
   toolChoice?: ChatRequest['toolChoice']
   /** Provider calls at most; see `ChatOptions.maxSteps`. */
   maxSteps?: number
+  /** Called (and awaited) after each step; see `ChatOptions.onStepFinish`. */
   onStepFinish?: (step: StepResult) => unknown
 }
 
@@ -84,6 +85,7 @@ export interface ChatOptions {
   overrideRouting?: Routing
   apiKey?: string
   signal?: AbortSignal
+  /** Streams: called with each text delta of the reply. */
   onToken?: (delta: string) => void
   /** `ctx.generateChatCompletion` appends the assistant's message to the completion history unless false. Default true; `Executor.chat` never appends. */
   append?: boolean
@@ -156,6 +158,7 @@ export class Executor {
   readonly #maxOutput: number
   readonly #hooks: ExecutorHooks
 
+  /** An executor over `options.providers` (at least one), routing with `options.router` and counting with `options.tokenCounter`. */
   constructor(options: ExecutorOptions) {
     if (!Array.isArray(options?.providers) || !options.providers.length) {
       throw invalid('providers', 'give at least one provider, e.g. new Executor({ providers: [openai()] })')

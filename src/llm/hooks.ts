@@ -46,8 +46,11 @@ export interface ModelErrorEvent extends HookCall {
 
 /** Hooks of `new Executor({ … })` for logs and metrics. Each is called synchronously and never awaited; one that throws (or rejects) is reported with `console.error` and the call goes on. */
 export interface ExecutorHooks {
+  /** Called as each provider call starts (one per model tried, per step). */
   onRequest?: (event: ModelRequestEvent) => unknown
+  /** Called when a provider call answers, with its usage. */
   onFinish?: (event: ModelFinishEvent) => unknown
+  /** Called when a provider call fails, before any fallback to the next model. */
   onError?: (event: ModelErrorEvent) => unknown
 }
 

@@ -9,6 +9,7 @@ export class OutputError extends ContextError {
   override name = 'OutputError'
   declare issues: SchemaIssue[]
   declare text: string
+  /** `text` is the model's reply as received; `issues` what the schema found wrong in it. */
   constructor(message: string, text: string, issues: SchemaIssue[] = []) {
     super('invalid_argument', message, { path: 'output' })
     Object.assign(this, { text, issues })

@@ -138,6 +138,7 @@ export class Pruner {
   /** Counts the tokens of a truncated text; the default is `estimateTokens`. */
   readonly counter: TokenCounter
 
+  /** A pruner counting tokens with `counter` (`estimateTokens` by default; pass a real tokenizer for exact budgets). */
   constructor(counter: TokenCounter = estimateTokens) {
     if (typeof counter !== 'function') throw invalid('counter', 'must be a function')
     this.counter = counter

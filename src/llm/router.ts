@@ -43,6 +43,7 @@ function checkSpec(spec: ModelSpec, path: string): ModelSpec {
 export class Router {
   readonly #models = new Map<string, ModelSpec>()
 
+  /** A router over `models` (the built-in registry by default), each spec validated and stored frozen. */
   constructor(models: readonly ModelSpec[] = builtinModels()) {
     if (!Array.isArray(models)) throw invalid('models', 'must be an array of ModelSpec')
     models.forEach((m, i) => this.#add(m, `models[${i}]`))

@@ -10,10 +10,14 @@ export interface StandardSchema<Output = unknown> {
   readonly '~standard': {
     readonly version: 1
     readonly vendor: string
+    /** Validates a value: the output, or the issues found. */
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>
     readonly types?: { readonly input: unknown; readonly output: Output } | undefined
     /** The Standard JSON Schema proposal (zod 4.2+, ArkType 2.1.28+): a converter to JSON Schema. */
-    readonly jsonSchema?: { readonly input: (options: { target: string }) => Record<string, unknown> } | undefined
+    readonly jsonSchema?: {
+      /** Converts the schema's input side to a JSON Schema of `target` (`draft-07`, …). */
+      readonly input: (options: { target: string }) => Record<string, unknown>
+    } | undefined
   }
 }
 

@@ -131,5 +131,6 @@ export interface ChatResponse {
 export interface Provider {
   /** `openai`, `anthropic`, `gemini`, or a custom name. */
   readonly name: string
+  /** Sends one chat request to the model and resolves to its whole reply (streamed through `request.onToken` when given). */
   chat(request: ChatRequest): Promise<ChatResponse>
 }

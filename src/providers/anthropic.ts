@@ -1,3 +1,8 @@
+/**
+ * A provider for Anthropic's Messages API.
+ *
+ * @module agentctx/providers/anthropic
+ */
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { checkIndex, checkString, count, lookup, TEXT } from './kernel/check.js'

@@ -1,3 +1,8 @@
+/**
+ * A provider for Google's Gemini API (`generateContent`).
+ *
+ * @module agentctx/providers/gemini
+ */
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { checkIndex, checkString, count, lookup, TEXT } from './kernel/check.js'

@@ -1,3 +1,8 @@
+/**
+ * A provider for OpenAI's Chat Completions API and any OpenAI-compatible endpoint.
+ *
+ * @module agentctx/providers/openai
+ */
 import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage, ContentPart } from '../state/messages.js'
 import { checkIndex, checkString, count, lookup, TEXT } from './kernel/check.js'

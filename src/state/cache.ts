@@ -5,11 +5,13 @@ import { JsonValue } from './validate.js'
 
 /** An object that knows how to turn itself into cacheable JSON (the voice-agent platform's `CachableEntity`, docs/reference.md#voice-cachable-entity). */
 export interface CacheableEntity {
+  /** The entity as JSON, as `cacheSet` stores it; `EntityType.fromCache` rebuilds it. */
   toCache(): Json
 }
 
 /** A type that can rebuild an entity from its cached JSON, passed to `cacheGet(key, entityType)`. */
 export interface EntityType<T> {
+  /** Rebuilds the entity from what its `toCache()` returned. */
   fromCache(value: Json): T
 }
 

@@ -73,23 +73,29 @@ export class TurnMap<T> implements Iterable<[number, T]> {
   get(turnId: number): T | undefined {
     return this.#turns().record(turnId)?.[this.#field] as T | undefined
   }
+  /** Whether `turnId` has a value in this field. */
   has(turnId: number): boolean {
     return this.get(turnId) !== undefined
   }
+  /** How many turns have a value in this field (counted on each read: the history can change). */
   get size(): number {
     let n = 0
     for (const _ of this) n++
     return n
   }
+  /** The turn ids that have a value, ascending. */
   *keys(): IterableIterator<number> {
     for (const [id] of this) yield id
   }
+  /** The values, in ascending turn order. */
   *values(): IterableIterator<T> {
     for (const [, value] of this) yield value
   }
+  /** `[turnId, value]` pairs in ascending turn order, as iterating the map gives. */
   *entries(): IterableIterator<[number, T]> {
     yield* this
   }
+  /** `[turnId, value]` pairs in ascending turn order, skipping turns without a value in this field. */
   *[Symbol.iterator](): IterableIterator<[number, T]> {
     for (const record of this.#turns().records()) {
       const value = record[this.#field]

@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on a Cloudflare Workers KV binding.
+ *
+ * @module agentctx/storage/cloudflare-kv
+ */
 import { ValidationError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, pageLimit, showKey, type StorageAdapter } from './adapter.js'
@@ -7,9 +12,13 @@ import { attempt, decode, encode, pageLimit, showKey, type StorageAdapter } from
  * this adapter calls. Structural, so the build needs no Cloudflare types.
  */
 export interface KVNamespaceLike {
+  /** Reads one value as text; `null` when the key is absent. */
   get(key: string, type: 'text'): Promise<string | null>
+  /** Writes one value, with the expiry of `CloudflareKVOptions.expirationTtl` when given. */
   put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>
+  /** Deletes one key; absent keys are no error. */
   delete(key: string): Promise<void>
+  /** Lists one page of keys under `prefix`, resumed from `cursor`. */
   list(options: { prefix?: string; cursor?: string; limit?: number }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>
 }
 

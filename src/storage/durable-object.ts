@@ -1,12 +1,21 @@
+/**
+ * A storage adapter on a Cloudflare Durable Object's transactional storage.
+ *
+ * @module agentctx/storage/durable-object
+ */
 import { ValidationError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageLimit, showKey, type StorageAdapter } from './adapter.js'
 
 /** The storage calls this adapter makes, on `state.storage` and inside `transaction()`. */
 export interface DurableObjectTransactionLike {
+  /** Reads many keys at once (Durable Objects take up to 128 per call); absent keys are left out of the map. */
   get(keys: string[]): Promise<Map<string, unknown>>
+  /** Writes many entries at once. */
   put(entries: Record<string, unknown>): Promise<void>
+  /** Deletes many keys at once; resolves to how many existed. */
   delete(keys: string[]): Promise<number>
+  /** Lists entries under `prefix` in key order, after `startAfter`, at most `limit`. */
   list(options: { prefix?: string; startAfter?: string; limit?: number }): Promise<Map<string, unknown>>
 }
 
@@ -15,6 +24,7 @@ export interface DurableObjectTransactionLike {
  * @cloudflare/workers-types) this adapter calls. Structural, so the build needs no Cloudflare types.
  */
 export interface DurableObjectStorageLike extends DurableObjectTransactionLike {
+  /** Runs `closure` atomically: the adapter's compare-and-set reads and writes inside it. */
   transaction<T>(closure: (txn: DurableObjectTransactionLike) => Promise<T>): Promise<T>
 }
 

@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on IndexedDB (through idb-keyval), for contexts kept in a browser.
+ *
+ * @module agentctx/storage/indexeddb
+ */
 import { createStore, delMany, getMany, promisifyRequest, setMany } from 'idb-keyval'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageLimit, type StorageAdapter } from './adapter.js'

@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on `localStorage` or `sessionStorage`, for small contexts kept in a page.
+ *
+ * @module agentctx/storage/local
+ */
 import { StorageError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageOf, showKey, type StorageAdapter } from './adapter.js'

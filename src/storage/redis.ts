@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on Redis, through ioredis, node-redis or @upstash/redis. See docs/redis.md.
+ *
+ * @module agentctx/storage/redis
+ */
 import { ValidationError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageLimit, showKey, type StorageAdapter } from './adapter.js'
@@ -5,19 +10,25 @@ import { LIST, READ, STAGE, WRITE } from './redis-lua.js'
 
 /** ioredis (`new Redis(url)`, `new Cluster(nodes)`): `eval(script, numKeys, ...keys, ...args)`. */
 export interface IORedisLike {
+  /** Runs a Lua script with `numKeys` keys first, then its arguments. */
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
+  /** Not called: its presence is how the adapter tells ioredis from the other clients. */
   defineCommand(...args: never[]): unknown
 }
 
 /** node-redis 4 to 6 (`createClient()`, connected): `eval(script, { keys, arguments })`. */
 export interface NodeRedisLike {
+  /** Runs a Lua script with its keys and arguments. */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  /** Not called: its camelCase spelling is how the adapter tells node-redis from the other clients. */
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
 }
 
 /** @upstash/redis (`new Redis({ url, token })`, REST over `fetch`): `eval(script, keys, args)`. */
 export interface UpstashRedisLike {
+  /** Runs a Lua script with its keys and arguments (one REST request). */
   eval(script: string, keys: string[], args: string[]): Promise<unknown>
+  /** Not called: its presence is how the adapter tells Upstash from the other clients. */
   createScript(...args: never[]): unknown
 }
 

@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on SQL (SQLite, D1, libSQL, PostgreSQL) through a small driver interface. See docs/sql.md.
+ *
+ * @module agentctx/storage/sql
+ */
 import { ValidationError } from '../errors.js'
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, jsonEqual, pageLimit, showKey, type StorageAdapter } from './adapter.js'

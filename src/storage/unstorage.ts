@@ -1,3 +1,8 @@
+/**
+ * A storage adapter on any unstorage driver (`createStorage({ driver })`).
+ *
+ * @module agentctx/storage/unstorage
+ */
 import type { Json } from '../state/json.js'
 import { attempt, decode, encode, pageOf, type StorageAdapter } from './adapter.js'
 
@@ -6,9 +11,13 @@ import { attempt, decode, encode, pageOf, type StorageAdapter } from './adapter.
  * so the build does not depend on unstorage.
  */
 export interface UnstorageLike {
+  /** Reads one value as stored (the adapter stores JSON text); `null` or `undefined` when absent. */
   getItemRaw(key: string): Promise<unknown>
+  /** Writes one value as given, without unstorage's own serialization. */
   setItemRaw(key: string, value: string): Promise<void>
+  /** Deletes one key. */
   removeItem(key: string): Promise<void>
+  /** Lists every key under `base` (unstorage has no paging). */
   getKeys(base?: string): Promise<string[]>
 }
 

@@ -124,6 +124,7 @@ export class TaskManager<C = unknown> {
   // attached only while tasks are pending: a long-lived parent must not keep idle managers alive.
   #onParentAbort = () => this.cancelAll(this.#options.parentSignal!.reason)
 
+  /** A manager with no task yet; `options.parentSignal` aborting cancels every pending task. */
   constructor(options: TaskManagerOptions<C> = {}) {
     this.#options = options
   }

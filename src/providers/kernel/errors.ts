@@ -35,6 +35,7 @@ export class ProviderError extends ContextError {
   declare requestId: string | undefined
   declare partial: ChatResponse | undefined
 
+  /** `init` sets the provider, HTTP status, provider code, request id, partial reply and whether a retry may succeed (`retryable`, false unless given). */
   constructor(message: string, { cause, ...init }: ProviderErrorInit) {
     super('provider', message, { cause })
     Object.assign(this, { retryable: false }, init)
