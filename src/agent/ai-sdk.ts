@@ -1,6 +1,6 @@
 import type { JsonObject } from '../state/json.js'
-import { isJsonType, readLimited } from './body.js'
-import { corsHeaders } from './cors.js'
+import { discard, isJsonType, readLimited } from './body.js'
+import { corsHeaders, preflight } from './cors.js'
 import type { AgentEvent } from './events.js'
 import { handleFetch, type ExecutionContextLike, type HttpDeps } from './http.js'
 
@@ -59,20 +59,32 @@ function eventOf(body: unknown): { id: string; event: { type: string; data: Json
   return { id, event: { type: 'text', data: { text } } }
 }
 
-function error(request: Request, deps: HttpDeps, status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { ...JSON_TYPE, ...corsHeaders(deps.cors, request) } })
+function error(request: Request, deps: HttpDeps, status: number, code: string, message: string, extra?: Record<string, string>): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { ...JSON_TYPE, ...extra, ...corsHeaders(deps.cors, request) } })
 }
+
+/** The `Access-Control-Allow-*` headers of a preflight for GET (as `preflight` in cors.ts answers them). */
+const preflightHeaders = (cors: NonNullable<HttpDeps['cors']>, request: Request): Record<string, string> =>
+  Object.fromEntries(preflight(cors, request, 'GET').headers)
 
 /** The agent's `fetch` for the AI SDK's routes (see above). */
 export async function handleChat(request: Request, deps: HttpDeps, executionContext?: ExecutionContextLike): Promise<Response> {
   const url = new URL(request.url)
   const [, prefix, resume] = CHAT_PATH.exec(url.pathname)!
   const { method, headers } = request
-  if (resume !== undefined && method === 'GET') return new Response(null, { status: 204, headers: corsHeaders(deps.cors, request) })
+  if (resume !== undefined) {
+    // Nothing but GET (and a preflight for it) here: no other method may reach a session through it.
+    if (method === 'GET') return new Response(null, { status: 204, headers: corsHeaders(deps.cors, request) })
+    // A refused body is read and dropped (up to 256 KiB, as the agent does), so the connection can carry the next request.
+    if (request.body) await discard(request.body, 256 * 1024)
+    if (method === 'OPTIONS' && deps.cors) return new Response(null, { status: 204, headers: { ...preflightHeaders(deps.cors, request), ...corsHeaders(deps.cors, request) } })
+    return error(request, deps, 405, 'method_not_allowed', `${method.slice(0, 20)} is not allowed here; use GET`, { allow: 'GET' })
+  }
   const target = (id: string) => new URL(`${prefix}/sessions/${encodeURIComponent(id)}/events${url.search}`, url)
   // What the agent answers before it looks at a session (a preflight, 405 with Allow, 415, a
-  // Content-Length over 1 MiB) it answers here too, on its own route: same checks, same CORS.
-  if (resume !== undefined || method !== 'POST' || !isJsonType(headers.get('content-type')) || Number(headers.get('content-length')) > MAX_BODY) {
+  // Content-Length over 1 MiB) it answers here too, on its own route: same checks, same CORS. The
+  // session id '-' is never reached: each of these is answered before a session is looked at.
+  if (method !== 'POST' || !isJsonType(headers.get('content-type')) || Number(headers.get('content-length')) > MAX_BODY) {
     const body = method === 'GET' || method === 'HEAD' ? null : request.body
     return handleFetch(new Request(target('-'), { method, headers, body, signal: request.signal, duplex: 'half' } as RequestInit), deps, executionContext)
   }
