@@ -67,7 +67,11 @@ export interface SessionView {
   send(event: EventInput): Promise<void>
   /** Aborts the reply being streamed: the connection closes, the agent interrupts the turn, the partial reply stays, marked interrupted. */
   stop(): void
-  /** Reads the session's history (`status` `'loading'` meanwhile); a session the agent does not have yet is an empty conversation. */
+  /**
+   * Reads the session's history (`status` `'loading'` meanwhile); a session the agent does not have
+   * yet is an empty conversation. Not applied when a message was sent meanwhile or a reply streams
+   * (what they show is newer): call it when the UI opens the session, or once idle to catch up.
+   */
   load(): Promise<void>
 }
 
@@ -272,8 +276,9 @@ export function createSessionView(client: ViewClient, sessionId: string): Sessio
     changed()
     try {
       const state = await client.history(sessionId)
-      // A message sent while the history was on its way: what it shows is newer than the history.
-      if (at !== sends) return
+      // A message sent while the history was on its way, or a reply streaming: what they show is
+      // newer than the history, which is not applied over them.
+      if (at !== sends || current) return
       const loaded = fromHistory(state)
       messages = freeze(loaded.messages)
       background = freeze(loaded.background)

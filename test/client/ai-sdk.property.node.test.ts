@@ -37,7 +37,7 @@ const body = fc.oneof(
     },
     { requiredKeys: [] },
   ).map((o) => JSON.stringify(o)),
-  fc.constantFrom('{"id":"p","messages":[{"role":"user","parts":[{"type":"text","text":"hi"}]}],"__proto__":{"polluted":1}}', '{', '[]', 'null', '\uFEFF{}', '"x"'),
+  fc.constantFrom('{"id":"p","messages":[{"role":"user","parts":[{"type":"text","text":"hi"}]}],"__proto__":{"polluted":1}}', '{', '[]', 'null', '\uFEFF{}', '"x"', '{"type":"text","data":{"text":"an agentctx event"}}'),
   fc.string(),
 )
 const request = fc.record({
@@ -82,10 +82,16 @@ describe("the AI SDK route under hostile requests (fast-check)", () => {
       {
         numRuns: 300,
         // A well-formed chat request is always among the runs (random bodies reach one only some of the time).
-        examples: [[{ method: 'POST', path: '/api/chat', contentType: 'application/json', auth: true, body: '{"id":"ok","messages":[{"id":"m","role":"user","parts":[{"type":"text","text":"stream 2"}]}]}' }]],
+        examples: [
+          [{ method: 'POST', path: '/api/chat', contentType: 'application/json', auth: true, body: '{"id":"ok","messages":[{"id":"m","role":"user","parts":[{"type":"text","text":"stream 2"}]}]}' }],
+          [{ method: 'POST', path: '/chat', contentType: 'application/json', auth: true, body: '{"id":"forbidden-x","messages":[{"id":"m","role":"user","parts":[{"type":"text","text":"hi"}]}]}' }],
+          [{ method: 'POST', path: '/api/chat/x/stream', contentType: 'application/json', auth: true, body: '{"type":"text","data":{"text":"an agentctx event"}}' }],
+        ],
       },
     )
     expect(({} as any).polluted).toBeUndefined()
+    // An agentctx event sent to a chat route never reaches the agent's own route (the '-' placeholder session).
+    expect(await store.load('-')).toBeUndefined()
     // Every kind of answer was reached, the streamed one included.
     expect(Object.keys(statuses).map(Number).sort()).toEqual(expect.arrayContaining([200, 400, 403, 405, 415]))
   }, 60_000)

@@ -109,6 +109,17 @@ describe('the session view', () => {
     expect(texts(s).slice(-4)).toEqual(['user:slow', expect.stringMatching(/^assistant:s1 .*\(interrupted\)$/), 'user:after', 'assistant:You said: after'])
   })
 
+  it('load() while a reply streams does not replace it (nor say idle): the streaming reply is newer than the history', async () => {
+    const view = client.session('v-load-streaming')
+    await view.send('hi')
+    const sending = view.send('stream 10')
+    await expect.poll(() => view.getSnapshot().streaming?.text ?? '').toMatch(/w2/)
+    await view.load()
+    expect(view.getSnapshot().status).toBe('streaming')
+    await sending
+    expect(texts(view.getSnapshot())).toEqual(['assistant:Hello!', 'user:hi', 'assistant:You said: hi', 'user:stream 10', 'assistant:w1 w2 w3 w4 w5 w6 w7 w8 w9 w10'])
+  })
+
   it('background events go to background, not into the reply', async () => {
     const view = client.session('v-task')
     await view.send('task')
