@@ -23,8 +23,11 @@ export type AbortReason = 'cancelled' | 'timeout' | 'interrupted'
  */
 export class AbortedError extends ContextError {
   override name = 'AbortedError'
+  /** Which abort: `cancelled` (a caller's signal, a task cancelled), `timeout` (a deadline) or `interrupted` (the user barged in); see `AbortReason`. */
   declare reason: AbortReason
+  /** What was given to `controller.abort(...)`, when the abort came from outside. */
   declare signalReason: unknown
+  /** What a model call's stream delivered before the abort (finishReason `aborted`, usage estimated). */
   declare partial: ChatResponse | undefined
 
   /** `reason` is derived from `signalReason` when not given; `partial` is the reply received before the abort, if any. */

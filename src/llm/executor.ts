@@ -24,17 +24,21 @@ import { loadSchemaConverter, type InferSchemaOutput } from './schema.js'
 
 /** What `ctx.execute()` takes (docs/reference.md#llm-execute, plus a signal and streaming). */
 export interface ExecutionRequest {
+  /** What to do with the inputs: the `Task:` line of the user message. */
   task: string
+  /** A system message sent before the inputs and the task, when given. */
   systemPrompt?: string
   /** Routing for this call only, over the context's (see `overlayRouting`). */
   overrideRouting?: Routing
   /** Key for this call only; never stored, never in an error. */
   apiKey?: string
+  /** Aborts the call (retries and fallbacks included); the error is an `AbortedError` with the partial reply. */
   signal?: AbortSignal
   /** Streams: called with each text delta. */
   onToken?: (delta: string) => void
   /** Tools the model may call, by name; see `ChatOptions.tools`. */
   tools?: Tools
+  /** Whether and which tool the model must call; see `ChatRequest.toolChoice`. */
   toolChoice?: ChatRequest['toolChoice']
   /** Provider calls at most; see `ChatOptions.maxSteps`. */
   maxSteps?: number
@@ -46,15 +50,19 @@ export interface ExecutionRequest {
 export interface ExecutionResponse {
   /** The text, or the parsed (and validated) value when the output is JSON. */
   result: unknown
+  /** The id of the context the call ran over. */
   contextId: string
   /** The model id routed to (the registry's, which priced the call), not the provider's dated alias. */
   modelUsed: string
+  /** The name of the provider that answered. */
   providerUsed: string
   /** Seconds, as the LLM-execution reference gives it (docs/reference.md#llm-response-duration). */
   duration: number
+  /** Tokens used, summed over the steps. */
   usage: Usage
   /** USD from the usage and the model's prices; `undefined` for a model without prices. */
   cost: number | undefined
+  /** Why the last step ended. */
   finishReason: FinishReason
   /** `inputCount` inputs were sent, of `totalInputTokens` tokens together (after pruning). */
   metadata: { intent: string | undefined; inputCount: number; totalInputTokens: number }
@@ -72,6 +80,7 @@ export interface ChatOptions {
    * (`[{ name, description, parameters }]`) is still taken: its tools never run.
    */
   tools?: Tools
+  /** Whether and which tool the model must call; see `ChatRequest.toolChoice`. */
   toolChoice?: ChatRequest['toolChoice']
   /**
    * Provider calls at most, 1 to 100; default 1: the model's tool calls are returned, not run.
@@ -82,8 +91,11 @@ export interface ChatOptions {
   maxSteps?: number
   /** Called (and awaited) after each step, with its text, tool calls, results, usage and cost. */
   onStepFinish?: (step: StepResult) => unknown
+  /** Routing for this call only, over the context's. */
   overrideRouting?: Routing
+  /** Key for this call only; never stored, never in an error. */
   apiKey?: string
+  /** Aborts the call; the error is an `AbortedError` with the partial reply. */
   signal?: AbortSignal
   /** Streams: called with each text delta of the reply. */
   onToken?: (delta: string) => void
@@ -152,7 +164,9 @@ type CallOptions = Pick<ChatOptions, 'overrideRouting' | 'apiKey' | 'signal' | '
  * failure, and parses the output.
  */
 export class Executor {
+  /** The model registry and strategies calls are routed with. */
   readonly router: Router
+  /** Counts prompt tokens for pruning, fitting the history and cost checks. */
   readonly tokenCounter: TokenCounter
   readonly #providers = new Map<string, Provider>()
   readonly #maxOutput: number

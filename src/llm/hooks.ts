@@ -7,6 +7,7 @@ import type { FinishReason, Usage } from './types.js'
 export interface HookCall {
   /** The `ModelContext`'s id: the `Context`'s id for `ctx.execute` and chat calls. */
   contextId: string
+  /** The name of the provider called. */
   provider: string
   /** The model asked for (the router's id, which prices the call). */
   model: string
@@ -18,19 +19,25 @@ export interface HookCall {
 export interface ModelRequestEvent extends HookCall {
   /** How many messages are sent (after fitting the history), how many tools. */
   messages: number
+  /** How many tools are offered. */
   tools: number
   /** True when the reply is streamed. */
   stream: boolean
+  /** The output tokens asked for. */
   maxOutputTokens: number
 }
 
 /** `onFinish`: a provider call answered. */
 export interface ModelFinishEvent extends HookCall {
+  /** Tokens used, as the provider reported them (or estimated). */
   usage: Usage
   /** USD; undefined for a model without prices. */
   cost: number | undefined
+  /** Why the generation ended. */
   finishReason: FinishReason
+  /** Milliseconds from the request to the end of the reply. */
   durationMs: number
+  /** The provider's request id, when it sent one. */
   requestId?: string
 }
 
@@ -38,9 +45,11 @@ export interface ModelFinishEvent extends HookCall {
 export interface ModelErrorEvent extends HookCall {
   /** What the provider threw: a `ProviderError` with any key already scrubbed from its text, or an `AbortedError`. */
   error: unknown
+  /** Milliseconds from the request to the failure. */
   durationMs: number
   /** What a failed stream had produced (the error's `partial`), when it had. */
   usage?: Usage
+  /** USD of that partial usage; absent for a model without prices. */
   cost?: number
 }
 

@@ -7,7 +7,9 @@ import type { Output } from './types.js'
 /** The model's output did not parse as JSON or failed `output.schema`. `issues` lists why; `text` is the raw output. */
 export class OutputError extends ContextError {
   override name = 'OutputError'
+  /** What the schema found wrong, each with its path; empty when the text was not JSON. */
   declare issues: SchemaIssue[]
+  /** The model's raw output. */
   declare text: string
   /** `text` is the model's reply as received; `issues` what the schema found wrong in it. */
   constructor(message: string, text: string, issues: SchemaIssue[] = []) {

@@ -3,18 +3,26 @@ import type { CompletionMessage, ToolCall } from '../state/messages.js'
 
 /** Hard limits on an execution. Times in seconds, cost in USD, as the LLM-execution reference gives them (docs/reference.md#llm-constraint-keys). */
 export interface Constraints {
+  /** The token budget of the inputs (`prune`) and of the whole prompt (`execute`). */
   maxTokens?: number
+  /** Longest time for a call, in seconds: one deadline over every retry and fallback. */
   maxTime?: number
+  /** Most a call may cost, in USD, checked before any request against an estimate. */
   maxCost?: number
   [key: string]: Json | undefined
 }
 
 /** Routing hints for `execute`. */
 export interface Routing {
+  /** The model to call, by its registry id. */
   model?: string
+  /** The provider that serves it; inferred from the model when absent. */
   provider?: string
+  /** Picks the model by cost, quality or speed among those that fit (`STRATEGIES`). */
   strategy?: 'cost_optimized' | 'quality_optimized' | 'speed_optimized'
+  /** Sampling temperature, 0 to 2. */
   temperature?: number
+  /** Most output tokens to ask for; 1024 when absent, as routing and the cost estimate assume. */
   maxOutputTokens?: number
   /** Models tried in order when a call fails with a retryable or context-window error. */
   fallbacks?: string[]
@@ -23,7 +31,9 @@ export interface Routing {
 
 /** Output shaping. `schema` may be JSON Schema (stored) or any Standard Schema (runtime only, never stored). */
 export interface Output {
+  /** `json` is asked of each provider in its own way and parsed; the others reach the model as a line of its system prompt. */
   format?: 'json' | 'markdown' | 'text' | 'html'
+  /** The shape of structured output: a JSON Schema (stored, sent to the provider) or a Standard Schema (runtime only, validates the answer). */
   schema?: unknown
   [key: string]: unknown
 }
@@ -37,11 +47,15 @@ export interface Output {
 export interface ModelContext {
   /** The context's id, echoed in `ExecutionResponse.contextId`. */
   contextId: string
+  /** What the call is for; echoed in `ExecutionResponse.metadata.intent`. */
   intent?: string
   /** The inputs `execute` prunes and renders; none for a chat. */
   inputs?: readonly ContextInput[]
+  /** The context's hard limits. */
   constraints?: Readonly<Constraints>
+  /** The context's routing hints, with any per-call override applied. */
   routing?: Readonly<Routing>
+  /** The context's output shaping. */
   output?: Readonly<Output>
   /** Runtime variables: `<PROVIDER>_API_KEY` is the key when the call gives none. Never stored, never in an error. */
   variables?: Readonly<Record<string, string>>
@@ -63,8 +77,11 @@ export interface ModelContext {
 
 /** One input of an LLM context: any JSON data with a relevance in 0..1 and its token count. */
 export interface ContextInput {
+  /** The input itself, any JSON. */
   data: Json
+  /** How relevant it is, 0 to 1: `prune` keeps the most relevant first. */
   relevance: number
+  /** Its size in tokens: given to `addInput`, or counted with the context's counter when added. */
   tokens: number
 }
 
@@ -73,7 +90,9 @@ export type TokenCounter = (text: string) => number
 
 /** A tool the model may call: a name, a description and a JSON Schema of its arguments. */
 export interface ToolDefinition {
+  /** The name the model calls it by. */
   name: string
+  /** What the tool does, for the model to decide when to call it. */
   description?: string
   /** JSON Schema of the arguments object. */
   parameters?: JsonObject
@@ -84,25 +103,35 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 
 /** Token usage. `estimated` is true when the provider did not report it (an aborted stream). */
 export interface Usage {
+  /** Tokens of the prompt. */
   inputTokens: number
+  /** Tokens of the reply. */
   outputTokens: number
+  /** True when counted locally because the provider did not report usage. */
   estimated?: boolean
 }
 
 /** What a provider is asked to do: one chat completion. */
 export interface ChatRequest {
+  /** The provider's model id. */
   model: string
+  /** The history to answer, in the provider-neutral shape. */
   messages: CompletionMessage[]
+  /** Tools the model may call. */
   tools?: ToolDefinition[]
   /** `auto` (default when tools are given), `none`, `required`, or the name of one tool. */
   toolChoice?: 'auto' | 'none' | 'required' | { name: string }
+  /** Sampling temperature, 0 to 2. */
   temperature?: number
+  /** Most output tokens to generate. */
   maxOutputTokens?: number
   /** Ask for JSON output where the provider supports it; `jsonSchema` narrows it where it can. */
   responseFormat?: 'text' | 'json'
+  /** The JSON Schema the reply must match, with `responseFormat: 'json'`. */
   jsonSchema?: JsonObject
   /** Overrides the provider's configured key for this call only. Never stored, never logged. */
   apiKey?: string
+  /** Aborts the request; the error is an `AbortedError` holding the partial reply. */
   signal?: AbortSignal
   /** Streams when given: called with each text delta as it arrives. */
   onToken?: (delta: string) => void
@@ -117,13 +146,19 @@ export interface ChatRequest {
 export interface ChatResponse {
   /** The assistant message, ready to append to the completion history. */
   message: Extract<CompletionMessage, { role: 'assistant' }>
+  /** The reply's text (the message's text parts joined). */
   text: string
+  /** The tools the model asked to call, in order. */
   toolCalls: ToolCall[]
+  /** Why the generation ended. */
   finishReason: FinishReason
+  /** Tokens used, as reported (or estimated when not). */
   usage: Usage
   /** The model the provider says answered (may differ from the one asked, e.g. a dated alias). */
   model: string
+  /** The name of the provider that answered. */
   provider: string
+  /** The provider's request id, for its support. */
   requestId?: string
 }
 

@@ -7,6 +7,7 @@ export { AbortedError }
 
 /** What a `ProviderError` carries besides its message. */
 export interface ProviderErrorInit {
+  /** The provider's name (`openai`, `anthropic`, `gemini`, or a custom one). */
   provider: string
   /** HTTP status; `undefined` for a network failure or a stream that broke after a 200. */
   status?: number
@@ -18,6 +19,7 @@ export interface ProviderErrorInit {
   requestId?: string
   /** What a stream delivered before it failed (finishReason `error`, usage estimated). */
   partial?: ChatResponse
+  /** The underlying error (a network failure, a parse error), kept as `Error.cause`. */
   cause?: unknown
 }
 
@@ -28,11 +30,17 @@ export interface ProviderErrorInit {
  */
 export class ProviderError extends ContextError {
   override name = 'ProviderError'
+  /** The provider's name (`openai`, `anthropic`, `gemini`, or a custom one). */
   declare provider: string
+  /** HTTP status; `undefined` for a network failure or a stream that broke after a 200. */
   declare status: number | undefined
+  /** The provider's own error code or type: `rate_limit_exceeded`, `overloaded_error`, `INVALID_ARGUMENT`. */
   declare providerCode: string | undefined
+  /** True for 408, 409, 429, 5xx, network failures and dropped streams: the same call may succeed later. */
   declare retryable: boolean
+  /** From the `x-request-id` (OpenAI) or `request-id` (Anthropic) response header. */
   declare requestId: string | undefined
+  /** What a stream delivered before it failed (finishReason `error`, usage estimated). */
   declare partial: ChatResponse | undefined
 
   /** `init` sets the provider, HTTP status, provider code, request id, partial reply and whether a retry may succeed (`retryable`, false unless given). */
