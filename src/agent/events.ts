@@ -14,6 +14,7 @@ import { int, nonEmpty, parse, range } from '../state/validate.js'
 
 /** Marks an event a background task yielded, with the task's name. */
 export interface BackgroundTag {
+  /** The name of the task that yielded the event. */
   task: string
 }
 
@@ -23,13 +24,17 @@ export interface EventMeta {
   timestamp?: string
   /** Turn the event belongs to, set by the agent runtime. */
   turn?: number
+  /** Set on events a background task yielded: which task. */
   background?: BackgroundTag
 }
 
 /** The JSON form of an event (`JSON.stringify(event)` produces it). */
 export interface EventJSON extends EventMeta {
+  /** Wire name: `start`, `text`, `text_to_speech`, … */
   type: string
+  /** The event's data, a JSON object. */
   data: JsonObject
+  /** ISO 8601. */
   timestamp: string
 }
 
@@ -64,8 +69,11 @@ const defined = (o: object): object =>
 export class AgentEvent<D extends JsonObject = JsonObject> {
   /** Wire name: `start`, `text`, `text_to_speech`, … */
   readonly type: string
+  /** The event's data, checked against its class's schema when built. */
   readonly data: D
+  /** When the event was made, ISO 8601. */
   timestamp: string
+  /** The turn the event belongs to, set by the agent runtime. */
   turn?: number
   /** Set on events yielded by a background task (the agent sets it from the task's name). */
   background?: BackgroundTag

@@ -9,23 +9,31 @@ export interface StepResult {
   stepNumber: number
   /** This step's text. */
   text: string
+  /** The tools the model asked to call in this step. */
   toolCalls: ToolCall[]
   /** What each tool returned (or the error the model was told), in the order of `toolCalls`; empty when the tools did not run. */
   toolResults: ToolResult[]
+  /** Why this step's generation ended (`tool_calls` when the loop went on). */
   finishReason: FinishReason
+  /** Tokens of this step. */
   usage: Usage
   /** USD; undefined for a model without prices. */
   cost: number | undefined
   /** The model id routed to, as in `modelUsed`. */
   model: string
+  /** The name of the provider that answered. */
   provider: string
 }
 
 /** A tool's answer to one call: its return value, or (`isError`) the error message the model was sent. */
 export interface ToolResult {
+  /** The id of the tool call it answers. */
   toolCallId: string
+  /** The tool that ran. */
   toolName: string
+  /** What the tool returned, as JSON (or the error message the model was told). */
   result: Json
+  /** True when the tool threw, does not exist or its arguments were refused; `result` then holds the message the model is told. */
   isError?: boolean
 }
 
