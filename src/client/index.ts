@@ -8,6 +8,8 @@
 export { createAgentClient } from './client.js'
 export type { AgentClient, AgentClientOptions, EventInput, HeadersLike, RequestOptions, SessionState, TurnJSON } from './client.js'
 export type { ChatMessage, SessionSnapshot, SessionStatus, SessionView } from './view.js'
+export { toUIMessages } from './ui-messages.js'
+export type { UIMessageLike, UIMessagePartLike } from './ui-messages.js'
 export { AgentHttpError } from './errors.js'
 export type { AgentHttpErrorInit } from './errors.js'
 export { AbortedError } from '../abort.js'

@@ -1,8 +1,8 @@
-import { AbstractChat, DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, type ChatInit, type ChatState, type ChatStatus, type UIMessage, type UIMessageChunk } from 'ai'
+import { AbstractChat, DefaultChatTransport, parseJsonEventStream, readUIMessageStream, uiMessageChunkSchema, validateUIMessages, type ChatInit, type ChatState, type ChatStatus, type UIMessage, type UIMessageChunk } from 'ai'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createAgentClient } from '../../src/client/index.js'
+import { createAgentClient, toUIMessages } from '../../src/client/index.js'
 import { serveAgent, TOKEN, type Served } from './agent.js'
 
 // `createAgent({ protocol: 'ai-sdk' })` read by the AI SDK's own code (`ai` 6): `AbstractChat` with
@@ -20,8 +20,10 @@ class PlainState implements ChatState<UIMessage> {
   snapshot = <T>(thing: T): T => structuredClone(thing)
 }
 class Chat extends AbstractChat<UIMessage> {
-  constructor(init: Omit<ChatInit<UIMessage>, 'messages'>) {
-    super({ ...init, state: new PlainState() })
+  constructor({ messages, ...init }: Omit<ChatInit<UIMessage>, 'messages'> & { messages?: UIMessage[] }) {
+    const state = new PlainState()
+    state.messages = messages ?? []
+    super({ ...init, state })
   }
 }
 
@@ -105,6 +107,23 @@ describe("useChat's Chat with DefaultChatTransport against createAgent({ protoco
     expect(said(c.messages[1])).toEqual(['Hello!', 'Working on it.'])
     await c.sendMessage({ text: 'custom' })
     expect(c.messages[3]!.parts).toEqual([expect.objectContaining({ type: 'data-order', data: expect.objectContaining({ type: 'order', data: { id: 'A1', total: 15.99 } }) })])
+  })
+
+  it('after a reload: toUIMessages(history) gives the messages back, valid by the AI SDK’s validateUIMessages, and the chat goes on from them', async () => {
+    const client = createAgentClient({ url: served.url, headers })
+    const messages = toUIMessages(await client.history('chat-data'))
+    expect(await validateUIMessages({ messages })).toEqual(messages)
+    expect(messages.map((m) => `${m.role}: ${m.parts.map((p) => (p.type === 'text' ? p.text : p.type)).join(' + ')}`)).toEqual([
+      'assistant: Hello!',
+      'user: task',
+      'assistant: Working on it. + data-background',
+      'user: custom',
+      'assistant: data-order',
+    ])
+    const c = new Chat({ id: 'chat-data', messages: messages as UIMessage[], transport: new DefaultChatTransport({ api, headers }) })
+    await c.sendMessage({ text: 'more' })
+    expect(c.messages.length).toBe(7)
+    expect(said(c.messages[6])).toEqual(['You said: more'])
   })
 
   it('a handler failure is an error chunk: the chat’s status is error, its message the agent’s safe one', async () => {

@@ -40,7 +40,7 @@ describe('the experiments entry', () => {
 describe('the client entry', () => {
   it('agentctx/client exports createAgentClient and the errors it throws; its view, event checks and SSE reader stay inside', async () => {
     const client = await import('../../src/client/index.js')
-    expect(Object.keys(client).sort()).toEqual(['AbortedError', 'AgentHttpError', 'ContextConflictError', 'ContextError', 'ValidationError', 'createAgentClient'])
+    expect(Object.keys(client).sort()).toEqual(['AbortedError', 'AgentHttpError', 'ContextConflictError', 'ContextError', 'ValidationError', 'createAgentClient', 'toUIMessages'])
   })
 
   it('imports no core: not context.ts, not valibot, not the agent runtime (a page that talks to an agent does not carry them)', () => {
@@ -55,7 +55,7 @@ describe('the client entry', () => {
       }
     }
     walk('src/client/index.ts')
-    expect([...seen].sort()).toEqual(['eventsource-parser', 'src/abort.ts', 'src/client/client.ts', 'src/client/errors.ts', 'src/client/events.ts', 'src/client/index.ts', 'src/client/view.ts', 'src/errors.ts', 'src/providers/kernel/errors.ts', 'src/providers/kernel/scrub.ts'])
+    expect([...seen].sort()).toEqual(['eventsource-parser', 'src/abort.ts', 'src/client/client.ts', 'src/client/errors.ts', 'src/client/events.ts', 'src/client/index.ts', 'src/client/ui-messages.ts', 'src/client/view.ts', 'src/errors.ts', 'src/providers/kernel/errors.ts', 'src/providers/kernel/scrub.ts'])
   })
 })
 
