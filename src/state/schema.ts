@@ -94,42 +94,67 @@ const contextStateSchema = v.strictObject({
 
 /** Routing as stored: the hints `route` and `execute` read. */
 export type RoutingState = {
+  /** The model to call, by its registry id. */
   model?: string
+  /** The provider that serves it. */
   provider?: string
+  /** The strategy that picks the model when none is named. */
   strategy?: 'cost_optimized' | 'quality_optimized' | 'speed_optimized'
+  /** Sampling temperature, 0 to 2. */
   temperature?: number
+  /** Most output tokens to ask for. */
   maxOutputTokens?: number
+  /** Models tried in order after a retryable or context-window failure. */
   fallbacks?: string[]
 }
 
 /** The serialized context, version 1: what `toJSON()` returns and `fromJSON()` reads. Every key camelCase. */
 export type ContextState = {
+  /** The format version (`FORMAT_VERSION`); a state of another version is refused. */
   version: typeof FORMAT_VERSION
+  /** The context's id (`ctx.id`). */
   id: string
+  /** The session it belongs to. */
   sessionId: string
   /** What A/B assignment hashes (a user id), when it is not the session id. Optional: states written before issue 10 load without it. */
   assignmentKey?: string
+  /** The agent the session belongs to. */
   agentId?: string
+  /** The environment's name and id, one opaque string. */
   environment?: string
+  /** The function running. */
   functionId?: string
+  /** What model calls over it are for. */
   intent?: string
+  /** A finer label than `intent`. */
   category?: string
+  /** The context it was `extend`ed from. */
   parentId?: string
   /** Times in seconds, cost in USD. */
   constraints: { maxTokens?: number; maxTime?: number; maxCost?: number }
+  /** Routing hints. */
   routing: RoutingState
+  /** Output shaping; only a JSON Schema is stored (a Standard Schema is runtime only). */
   output: { format?: 'json' | 'markdown' | 'text' | 'html'; schema?: Json }
+  /** Free metadata. */
   metadata: JsonObject
+  /** Custom session data (`getData` / `setData`). */
   data: JsonObject
+  /** The cache (`cacheSet`), by key. */
   cache: Record<string, CacheEntry>
+  /** The completion history. */
   messages: CompletionMessage[]
+  /** The id of the current turn. */
   currentTurnId: number
   /** Turns in ascending id order. */
   turns: TurnRecord[]
+  /** The dialog framework's node, stats and slots. */
   frameworkData: { currentNode?: Json; stats: JsonObject; slots: JsonObject }
+  /** The LLM context's inputs, in the order added. */
   inputs: { data: Json; relevance: number; tokens: number }[]
   /** Model calls summed (`ctx.usage`); absent until the first call. Optional, so version 1 states written before it load as zeros. */
   usage?: { inputTokens: number; outputTokens: number; cost: number; calls: number; unpricedCalls: number; estimated?: true }
+  /** The A/B tests, outcomes and testing metadata of the session. */
   testing: { tests: Record<string, TestRecord>; outcomes: Record<string, OutcomeRecord>; metadata: JsonObject }
 }
 
