@@ -5,14 +5,19 @@ import { invalid } from '../errors.js'
  * their squares. A boolean outcome counts true as 1: `sum` is the number of true and `sumSq = sum`.
  */
 export interface Aggregate {
+  /** Sessions counted. */
   n: number
+  /** The sum of their values. */
   sum: number
+  /** The sum of their values' squares. */
   sumSq: number
 }
 
 /** What `sequentialTest` returns: the always-valid p-value and `confidence = 100 (1 − pValue)`. */
 export interface SequentialResult {
+  /** The always-valid p-value, 0 to 1: it may be read after every session without inflating false positives. */
   pValue: number
+  /** `100 (1 − pValue)`, 0 to 100. */
   confidence: number
 }
 

@@ -29,8 +29,11 @@ export interface ExperimentsOptions {
 
 /** `evaluate`'s answer. `value` and `reason` are set once the test has concluded. */
 export interface Evaluation {
+  /** Whether the test has concluded (now or before). */
   concluded: boolean
+  /** The option concluded on, once concluded. */
   value?: string
+  /** Which stop rule concluded it, once concluded. */
   reason?: Conclusion['reason']
   /** Sequential confidence, 0–100 (Bonferroni-adjusted with more than two options). */
   confidence: number
@@ -40,6 +43,7 @@ export interface Evaluation {
 
 /** `record`'s answer: the tests this session counts in, and the ones it did not, with why. */
 export interface RecordResult {
+  /** The tests this session was counted in. */
   recorded: string[]
   /**
    * `concluded`: the session got the concluded value, it was not randomized. `definition`: the test's

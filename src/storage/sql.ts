@@ -15,13 +15,17 @@ export type SqlValue = string | number
 
 /** One statement of a `SqlDatabase.batch`. */
 export interface SqlStatement {
+  /** The statement's text, with placeholders (`?` or `$1`). */
   sql: string
+  /** The values bound to the placeholders, in order. */
   params: SqlValue[]
 }
 
 /** What a statement gave back: its rows (for a `SELECT`), and how many rows it inserted, updated or deleted. */
 export interface SqlResult {
+  /** The rows of a `SELECT`, by column name. */
   rows?: Record<string, unknown>[]
+  /** How many rows an `INSERT`, `UPDATE` or `DELETE` changed: the compare-and-set reads it. */
   changes?: number
 }
 

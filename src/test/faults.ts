@@ -14,6 +14,7 @@ export type MockFaultKind = 'rate_limit' | 'server' | 'overloaded' | 'context_wi
  * - `auth`: 401 `invalid_api_key`, not retryable.
  */
 export interface MockFault {
+  /** The kind of failure (a `ProviderError` as that provider would throw it), or an `Error` thrown as it is. */
   error: MockFaultKind | Error
   /** Overrides the kind's HTTP status. */
   status?: number

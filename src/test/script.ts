@@ -5,7 +5,9 @@ import { KINDS, type MockFault } from './faults.js'
 
 /** A tool call a scripted reply makes. `id` defaults to `call_1`, `call_2`… in the order the mock makes them. */
 export interface MockToolCall {
+  /** The call's id; `call_1`, `call_2`… by default. */
   id?: string
+  /** The tool to call. */
   name: string
   /** An object, or a string to script arguments that are not valid JSON, as a model sometimes writes. Default `{}`. */
   arguments?: JsonObject | string
@@ -22,9 +24,11 @@ export interface MockToolCall {
  * { chunks: ['Par', 'is'], breakAfter: 1 }                            // the connection drops after "Par"
  */
 export interface MockMessage {
+  /** The reply's text; `''` by default. */
   text?: string
   /** The text as the stream's deltas; joined, they are the text. Default: the text split after each word. */
   chunks?: string[]
+  /** Tools the reply asks to call. */
   toolCalls?: MockToolCall[]
   /** Default: estimated as the providers do when not told (4 characters a token), with `estimated: true`. */
   usage?: { inputTokens?: number; outputTokens?: number }
