@@ -46,6 +46,7 @@ export interface SendOptions {
 
 /** Options of `createAgent`. */
 export interface AgentOptions {
+  /** The agent's logic: called with each event of a session, it yields the output events. */
   handler: AgentHandler
   /** Where sessions live between events: `createContextStore(adapter)`. */
   store: ContextStore

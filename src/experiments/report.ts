@@ -48,15 +48,19 @@ export interface SampleRatio {
 
 /** What `buildReport` returns: plain JSON (every number finite or null). */
 export interface ExperimentReport {
+  /** The test's name. */
   test: string
   /** The first option's value. */
   control: string
+  /** The outcome the stop rules judge on; `null` when the test has none. */
   targetOutcome: string | null
   /** Sessions recorded for the test. */
   iterations: number
   /** As `evaluateRules` gives it: 0..100 from the adjusted smallest p-value of the target outcome. */
   confidence: number
+  /** One report per option: its weight, sessions and each outcome's statistics. */
   options: OptionReport[]
+  /** Whether the sessions split across options as the weights say (a broken assignment shows here first). */
   sampleRatio: SampleRatio
 }
 

@@ -12,7 +12,9 @@ export interface ModelSpec {
   quality: number
   /** Our own rating in 0..1 (not a measurement): what `speed_optimized` maximizes. */
   speed: number
+  /** USD per 1,000 input tokens. */
   inputPricePer1K: number
+  /** USD per 1,000 output tokens. */
   outputPricePer1K: number
 }
 

@@ -25,6 +25,7 @@ export interface ObjectRequest<S = unknown> {
   overrideRouting?: Routing
   /** Key for this call only; never stored, never in an error. */
   apiKey?: string
+  /** Aborts the call; the error is an `AbortedError`. */
   signal?: AbortSignal
 }
 
@@ -32,12 +33,15 @@ export interface ObjectRequest<S = unknown> {
 export interface ObjectResult<T> {
   /** The answer, parsed and validated: the schema's output type (transforms applied). */
   object: T
+  /** Tokens used. */
   usage: Usage
   /** USD; `undefined` for a model without prices. */
   cost: number | undefined
   /** The model that answered: for a `task`, the registry's id; for messages, the one the provider names. */
   modelUsed: string
+  /** The name of the provider that answered. */
   providerUsed: string
+  /** Why the generation ended. */
   finishReason: FinishReason
 }
 
@@ -51,6 +55,7 @@ export interface ObjectResult<T> {
 export interface ObjectStream<T> extends AsyncIterable<DeepPartial<T>> {
   /** The validated object; rejects with the call's error (`OutputError`, `AbortedError`, `ProviderError`…). */
   readonly object: Promise<T>
+  /** The whole result (object, usage, cost, model); rejects as `object` does. */
   readonly result: Promise<ObjectResult<T>>
   /** Aborts the call: `object` and `result` reject with an `AbortedError` (reason `cancelled`). */
   cancel(): void

@@ -9,8 +9,11 @@ export type Strategy = (typeof STRATEGIES)[number]
 
 /** What a request needs from a model: its (pruned) input, the output it asks for, a cost ceiling in USD. */
 export interface RouteNeeds {
+  /** Tokens of the (pruned) input: the model's window must hold them with the output. */
   inputTokens?: number
+  /** Output tokens the request asks for. */
   outputTokens?: number
+  /** Most the call may cost, in USD, at the model's prices. */
   maxCost?: number
   /** The models to pick among (default: every registered one): `ctx.route` passes its executor's. */
   among?: readonly ModelSpec[]

@@ -40,7 +40,9 @@ export type InferSchemaOutput<S> = S extends { readonly '~standard': { readonly 
 
 /** One reason a value failed its schema: `path` as `items[0].name`, absent for the value itself. */
 export interface SchemaIssue {
+  /** What is wrong. */
   message: string
+  /** Where, as `a.b[2].c`; absent for the value itself. */
   path?: string
 }
 

@@ -28,7 +28,9 @@ export interface ToolExecuteOptions {
  * output. Without `execute`, a call to the tool ends the loop and is returned to the caller.
  */
 export interface Tool<P = any> {
+  /** What the tool does, for the model to decide when to call it. */
   description?: string
+  /** Its arguments: a JSON Schema or a Standard Schema (valibot, zod…), which also validates them before `execute`. */
   parameters?: P
   /** Runs the call; its return value (JSON, or a string sent as it is) goes back to the model. A throw goes back as an error result. */
   execute?: (args: ToolArgs<P>, options: ToolExecuteOptions) => unknown

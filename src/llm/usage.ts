@@ -7,7 +7,9 @@ import type { Usage } from './types.js'
  * HTTP retries of a 429 or 5xx are inside one call (a refused request produced no tokens).
  */
 export interface UsageTotals {
+  /** Prompt tokens, summed. */
   inputTokens: number
+  /** Reply tokens, summed. */
   outputTokens: number
   /** USD, summed over the priced calls only: a model without prices adds its tokens and to `unpricedCalls`, not to `cost`. */
   cost: number

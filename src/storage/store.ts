@@ -176,6 +176,7 @@ export interface ContextStoreOptions {
 
 /** A change made elsewhere (another tab, another store on the same channel). */
 export interface ContextChange {
+  /** The id of the context that changed. */
   id: string
   /** The revision saved, or `undefined` for a delete. */
   rev: number | undefined

@@ -55,7 +55,9 @@ export type TaskStatus = 'completed' | 'failed' | 'cancelled' | 'timeout'
 
 /** A created task, as returned by `create` and passed to `emit` / `onError`. */
 export interface TaskInfo {
+  /** The task's name (a new task of the same name replaces it). */
   readonly name: string
+  /** Whether a barge-in (`cancelInterruptible`) cancels it. */
   readonly interruptible: boolean
   /** Seconds, as given (`Infinity` for none). */
   readonly timeout: number

@@ -22,8 +22,11 @@ export const OutcomeRecordSchema = v.pipe(
 
 /** Arguments of one outcome for `addOutcomes`. */
 export interface OutcomeDefinition {
+  /** The outcome's name. */
   name: string
+  /** What it holds, and so its default and how `triggerOutcome` changes it. */
   type: OutcomeType
+  /** What it measures, for people reading the report. */
   description?: string
 }
 

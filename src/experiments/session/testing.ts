@@ -13,11 +13,13 @@ export interface TestingState {
 
 /** One test of the session as `agentctx/experiments` records it (`Testing#exposures`). */
 export interface Exposure {
+  /** The test's name. */
   test: string
   /** The value this session got. */
   value: string
   /** The options in order, weights as given. */
   options: { value: string; weight: number }[]
+  /** Its stop rules, as defined in the session. */
   stop: StopConditions
   /** The value came from a conclusion (`applyConclusions`), not from the hash: not randomized. */
   concluded: boolean

@@ -109,9 +109,13 @@ const isOption = (t: { options: [string, number][] }, value: string) => t.option
 
 /** Arguments of one test for `addTests`. */
 export interface TestDefinition {
+  /** The test's name. */
   name: string
+  /** Its options and their weights. */
   options: TestOptions
+  /** What it tests, for people reading the report. */
   description?: string
+  /** When `agentctx/experiments` concludes it. */
   stop?: StopConditions
 }
 
