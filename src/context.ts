@@ -34,9 +34,13 @@ export interface ContextConfig {
   intent?: string
   /** A finer label of the call than `intent`. */
   category?: string
+  /** Hard limits: tokens, time in seconds, cost in USD. */
   constraints?: Constraints
+  /** Routing hints: model, provider, strategy, temperature, output tokens, fallbacks. */
   routing?: Routing
+  /** Output shaping: format and schema. */
   output?: Output
+  /** Free metadata, JSON: the place for custom keys. */
   metadata?: JsonObject
   /** The id of the context this one derives from (`extend` sets it). */
   parentId?: string

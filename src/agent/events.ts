@@ -110,7 +110,9 @@ export interface EventClass<I = JsonObject, D extends JsonObject = JsonObject> {
 /* @__NO_SIDE_EFFECTS__ */
 function builtin<S extends v.GenericSchema<unknown, JsonObject>>(type: string, schema: S) {
   return class extends AgentEvent<v.InferOutput<S>> {
+    /** Wire name of the events of this class. */
     static readonly type = type
+    /** Validates and completes an event's `data` (defaults). */
     static readonly schema = schema
     /** `data` is checked against the event's schema and completed with its defaults; a `ValidationError` names the first wrong field. */
     constructor(data: v.InferInput<S>, meta?: EventMeta) {
