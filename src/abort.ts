@@ -22,6 +22,7 @@ export type AbortReason = 'cancelled' | 'timeout' | 'interrupted'
  * }
  */
 export class AbortedError extends ContextError {
+  /** Always `'AbortedError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'AbortedError'
   /** Which abort: `cancelled` (a caller's signal, a task cancelled), `timeout` (a deadline) or `interrupted` (the user barged in); see `AbortReason`. */
   declare reason: AbortReason

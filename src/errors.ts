@@ -23,6 +23,7 @@ export type ContextErrorCode =
 
 /** Base class of every error agentctx throws on purpose. */
 export class ContextError extends Error {
+  /** Always `'ContextError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'ContextError'
   /** Stable code to branch on. */
   readonly code: ContextErrorCode
@@ -39,11 +40,13 @@ export class ContextError extends Error {
 
 /** A value given to agentctx (argument or serialized state) is not what it should be. */
 export class ValidationError extends ContextError {
+  /** Always `'ValidationError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'ValidationError'
 }
 
 /** A storage adapter failed; the stored state is as it was before the failed operation. */
 export class StorageError extends ContextError {
+  /** Always `'StorageError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'StorageError'
   /** An error with code `storage`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
@@ -53,6 +56,7 @@ export class StorageError extends ContextError {
 
 /** Another writer saved the same context since it was loaded: reload, reapply, save again. */
 export class ContextConflictError extends ContextError {
+  /** Always `'ContextConflictError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'ContextConflictError'
   /** An error with code `conflict`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {
@@ -62,6 +66,7 @@ export class ContextConflictError extends ContextError {
 
 /** A constraint (maxCost, maxTokens) refused an operation before it ran; `maxTime` passing mid-way is an `AbortedError` (reason `timeout`). */
 export class ConstraintError extends ContextError {
+  /** Always `'ConstraintError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'ConstraintError'
   /** An error with code `constraint`; `cause` is the underlying error, when there is one. */
   constructor(message: string, options?: { path?: string; cause?: unknown }) {

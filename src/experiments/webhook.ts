@@ -17,6 +17,7 @@ export interface WebhookOptions {
 
 /** A conclusion's webhook was not delivered after every try. Names neither the URL nor the headers. */
 export class WebhookError extends ContextError {
+  /** Always `'WebhookError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'WebhookError'
 }
 

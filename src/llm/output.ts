@@ -6,6 +6,7 @@ import type { Output } from './types.js'
 
 /** The model's output did not parse as JSON or failed `output.schema`. `issues` lists why; `text` is the raw output. */
 export class OutputError extends ContextError {
+  /** Always `'OutputError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'OutputError'
   /** What the schema found wrong, each with its path; empty when the text was not JSON. */
   declare issues: SchemaIssue[]

@@ -7,6 +7,7 @@ import { formatPath, toJson, type JsonObject } from '../state/json.js'
  * `@standard-schema/spec`, as the spec itself recommends, so users' types need no extra package.
  */
 export interface StandardSchema<Output = unknown> {
+  /** The Standard Schema's properties, under the one key the spec reserves so they never clash with a library's own. */
   readonly '~standard': {
     readonly version: 1
     readonly vendor: string

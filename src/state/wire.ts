@@ -10,20 +10,31 @@ import { parseJson } from './validate.js'
  * run time with a `ValidationError`.
  */
 export interface OpenAIChatMessage {
+  /** `developer` is read as `system`; `function` (the deprecated role) is refused. */
   role: 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function'
+  /** A string or content parts (`text`, `image_url`, `refusal`); an assistant's `null` becomes `""`. */
   content?: string | null | readonly object[]
+  /** The participant's name, kept. */
   name?: string
+  /** An assistant's tool calls; they become `toolCalls`, arguments parsed. */
   tool_calls?: readonly object[]
+  /** A tool message's call id; it becomes `toolCallId`. */
   tool_call_id?: string
+  /** An assistant's refusal: its text when there is no content, else dropped. */
   refusal?: string | null
+  /** Refused unless `null` (dropped then): agentctx holds no audio. */
   audio?: object | null
+  /** The deprecated function call: refused unless `null` (dropped then). */
   function_call?: object | null
+  /** Dropped. */
   annotations?: readonly object[]
 }
 
 /** A message of Anthropic's Messages API (`MessageParam`): text, image, `tool_use`, `tool_result` and thinking blocks. */
 export interface AnthropicMessage {
+  /** Anthropic has no system role in messages (the system prompt is a request field). */
   role: 'user' | 'assistant'
+  /** A string or blocks: `text`, `image`, `tool_use`, `tool_result` become ours; thinking blocks are dropped. */
   content: string | readonly object[]
 }
 

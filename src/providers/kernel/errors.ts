@@ -29,6 +29,7 @@ export interface ProviderErrorInit {
  * echo it back. `JSON.stringify(err)` includes the message and every field below.
  */
 export class ProviderError extends ContextError {
+  /** Always `'ProviderError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'ProviderError'
   /** The provider's name (`openai`, `anthropic`, `gemini`, or a custom one). */
   declare provider: string
