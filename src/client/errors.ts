@@ -7,6 +7,7 @@ export interface AgentHttpErrorInit {
   status?: number
   /** The agent's own code from its error JSON: `forbidden`, `too_large`, `unsupported_media_type`, `internal`… */
   serverCode?: string
+  /** The underlying error (a network failure, a parse error), kept as `Error.cause`. */
   cause?: unknown
 }
 
@@ -17,8 +18,11 @@ export interface AgentHttpErrorInit {
  * values of the client's `headers` (a bearer token) replaced by `***` should a server echo them.
  */
 export class AgentHttpError extends ContextError {
+  /** Always `'AgentHttpError'`: what `error.name` and stack traces show (an `Error` subclass would otherwise say `Error`). */
   override name = 'AgentHttpError'
+  /** The HTTP status; `undefined` when the request never got an answer (network) or a 200's stream broke. */
   declare status: number | undefined
+  /** The agent's own code from its error JSON: `forbidden`, `too_large`, `unsupported_media_type`, `internal`… */
   declare serverCode: string | undefined
 
   /** `init` sets the HTTP status and the server's error code, when the response had them. */
