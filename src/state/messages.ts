@@ -9,14 +9,21 @@ import { JsonValue, nonEmpty } from './validate.js'
 
 const NonEmpty = nonEmpty()
 
-const TextPart = v.strictObject({ type: v.literal('text'), text: v.string() })
+const TextPart = v.strictObject({
+  /** `'text'`. */
+  type: v.literal('text'),
+  /** The text. */
+  text: v.string(),
+})
 const ImagePart = v.pipe(
   v.strictObject({
+    /** `'image'`. */
     type: v.literal('image'),
     /** An https: or data: URL. */
     url: v.optional(v.string()),
     /** Base64 bytes, with `mediaType`. */
     data: v.optional(v.string()),
+    /** The image's MIME type (`image/png`), needed with `data`. */
     mediaType: v.optional(v.string()),
   }),
   v.check((p) => (p.url === undefined) !== (p.data === undefined), 'an image part needs exactly one of url or data'),
@@ -36,7 +43,9 @@ const Content = {
 } as unknown as v.GenericSchema<string | v.InferOutput<typeof ContentPartSchema>[]>
 
 const ToolCall = v.strictObject({
+  /** The call's id, which the tool message answering it names in `toolCallId`. */
   id: NonEmpty,
+  /** The tool's name. */
   name: NonEmpty,
   /** Parsed arguments; the raw string when the model produced arguments that are not valid JSON. */
   arguments: JsonValue,
@@ -47,15 +56,42 @@ export const CompletionMessageSchema = v.variant(
   'role',
   [
     // `name` on a system message too: OpenAI's Chat Completions takes it on every role.
-    v.strictObject({ role: v.literal('system'), content: v.string(), name: v.optional(v.string()) }),
-    v.strictObject({ role: v.literal('user'), content: Content, name: v.optional(v.string()) }),
     v.strictObject({
-      role: v.literal('assistant'),
-      content: Content,
+      /** Instructions to the model. */
+      role: v.literal('system'),
+      /** The instructions' text. */
+      content: v.string(),
+      /** A participant's name, as OpenAI takes it. */
       name: v.optional(v.string()),
+    }),
+    v.strictObject({
+      /** What the user said. */
+      role: v.literal('user'),
+      /** A string, or text and image parts. */
+      content: Content,
+      /** A participant's name, as OpenAI takes it. */
+      name: v.optional(v.string()),
+    }),
+    v.strictObject({
+      /** The model's reply. */
+      role: v.literal('assistant'),
+      /** A string, or text and image parts; `''` when the reply is only tool calls. */
+      content: Content,
+      /** A participant's name, as OpenAI takes it. */
+      name: v.optional(v.string()),
+      /** The tools the model asked to call. */
       toolCalls: v.optional(v.array(ToolCall)),
     }),
-    v.strictObject({ role: v.literal('tool'), content: Content, toolCallId: NonEmpty, name: v.optional(v.string()) }),
+    v.strictObject({
+      /** A tool's result. */
+      role: v.literal('tool'),
+      /** What the tool returned, as text (or parts). */
+      content: Content,
+      /** The id of the assistant's tool call it answers. */
+      toolCallId: NonEmpty,
+      /** A participant's name, as OpenAI takes it. */
+      name: v.optional(v.string()),
+    }),
   ],
 )
 
