@@ -130,18 +130,33 @@ export class StartEvent extends builtin('start', StartSchema) {
   }
 }
 
-const TextSchema = v.object({ text: v.string(), source: v.optional(v.string(), 'text'), language: v.nullish(v.string()) })
+const TextSchema = v.object({
+  /** What the user said or typed. */
+  text: v.string(),
+  /** `"speech"` or `"text"` (the default). */
+  source: v.optional(v.string(), 'text'),
+  /** The language, when known (`en`, `de-DE`). */
+  language: v.nullish(v.string()),
+})
 /** The user spoke or typed: `event.data.text`; `source` is `"speech"` or `"text"` (default, our choice). */
 export class TextEvent extends builtin('text', TextSchema) {}
 
 const TtsSchema = v.object({
+  /** What to say. */
   text: v.string(),
+  /** The voice, `"nova"` by default. */
   voice: v.optional(NonEmpty, 'nova'),
+  /** Whether the platform may cache the audio; true by default. */
   cache: v.optional(v.boolean(), true),
+  /** Whether the user may talk over it; left to the platform unless given. */
   interruptible: v.nullish(v.boolean()),
+  /** Voice styling (OpenAI voices); `""` by default. */
   instructions: v.optional(v.string(), ''),
+  /** Speaking rate, 0.25 to 4; 1 by default. */
   speed: v.optional(Speed, 1),
+  /** The language, `"en"` by default. */
   language: v.optional(v.string(), 'en'),
+  /** Whether to stream the audio; left to the platform unless given. */
   stream: v.nullish(v.boolean()),
 })
 /**
@@ -152,9 +167,13 @@ const TtsSchema = v.object({
 export class TextToSpeechEvent extends builtin('text_to_speech', TtsSchema) {}
 
 const StopSchema = v.object({
+  /** Said before the session ends, when given. */
   closingSpeech: v.nullish(v.string()),
+  /** The voice of the closing speech. */
   voice: v.nullish(NonEmpty),
+  /** Speaking rate of the closing speech, 0.25 to 4; 1 by default. */
   speed: v.optional(Speed, 1),
+  /** The language of the closing speech, `"en"` by default. */
   language: v.optional(v.string(), 'en'),
 })
 /** Ends the session, optionally speaking `closingSpeech` first (in `voice`, at `speed`, in `language`). */
@@ -165,7 +184,12 @@ export class StopEvent extends builtin('stop', StopSchema) {
   }
 }
 
-const ErrorSchema = v.object({ message: v.string(), code: v.optional(v.string()) })
+const ErrorSchema = v.object({
+  /** What failed, safe to show the user (see `fromError`). */
+  message: v.string(),
+  /** A stable code to branch on (`internal`, `aborted`, `timeout`, a `ContextError`'s code). */
+  code: v.optional(v.string()),
+})
 /**
  * Something failed. Carries a message and an optional stable code, never a stack; build it with
  * `ErrorEvent.fromError` so that only messages known to be safe reach the user.
