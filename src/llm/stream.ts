@@ -44,12 +44,48 @@ export interface ToolResult {
  * `error` instead of `finish`.
  */
 export type StreamPart =
-  | { type: 'text-delta'; text: string }
-  | { type: 'tool-call'; toolCallId: string; toolName: string; args: Json }
-  | ({ type: 'tool-result' } & ToolResult)
-  | { type: 'step-finish'; step: StepResult }
-  | { type: 'finish'; finishReason: FinishReason; usage: Usage; cost: number | undefined }
-  | { type: 'error'; error: unknown }
+  | {
+      /** A piece of the reply's text. */
+      type: 'text-delta'
+      /** The new text, to append. */
+      text: string
+    }
+  | {
+      /** The model asked for a tool call. */
+      type: 'tool-call'
+      /** The call's id. */
+      toolCallId: string
+      /** The tool to call. */
+      toolName: string
+      /** Its arguments, parsed (the raw string when they were not valid JSON). */
+      args: Json
+    }
+  | ({
+      /** A tool call the loop ran, and what it returned. */
+      type: 'tool-result'
+    } & ToolResult)
+  | {
+      /** A provider call (a step) ended. */
+      type: 'step-finish'
+      /** The step: its text, tool calls and results, usage and cost. */
+      step: StepResult
+    }
+  | {
+      /** The whole call ended. */
+      type: 'finish'
+      /** Why the last step ended. */
+      finishReason: FinishReason
+      /** Tokens used, summed over the steps. */
+      usage: Usage
+      /** USD over the steps; `undefined` when no step's model had prices. */
+      cost: number | undefined
+    }
+  | {
+      /** The call failed (an abort included): the last part. */
+      type: 'error'
+      /** What it failed with: an `AbortedError`, a `ProviderError`, an `OutputError`… */
+      error: unknown
+    }
 
 /** What the producer of a stream (the executor's loop) writes to. */
 export interface StreamSink {
