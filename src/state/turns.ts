@@ -6,7 +6,12 @@ import { JsonRecord, nonEmpty, parse } from './validate.js'
 const NonEmpty = nonEmpty()
 
 /** Schema of a node label: the flow and the node a turn ended in. */
-export const NodeLabelSchema = v.strictObject({ flow: NonEmpty, node: NonEmpty })
+export const NodeLabelSchema = v.strictObject({
+  /** The dialog flow. */
+  flow: NonEmpty,
+  /** The node within the flow. */
+  node: NonEmpty,
+})
 /** A node label, `{ flow, node }`. */
 export type NodeLabel = v.InferOutput<typeof NodeLabelSchema>
 
@@ -19,7 +24,11 @@ export const TurnMessageSchema = v.pipe(
   v.check((m) => m.text === undefined || typeof m.text === 'string', 'text must be a string'),
 )
 /** A request or response: `{ text?, ...any JSON }`. A bare string is shorthand for `{ text }`. */
-export type TurnMessage = { text?: string; [key: string]: Json | undefined }
+export type TurnMessage = {
+  /** The message's text. */
+  text?: string
+  [key: string]: Json | undefined
+}
 
 /**
  * The largest turn id: a store keys each sealed turn by its id in 10 digits (`t/0000000042/`), and
@@ -34,9 +43,13 @@ export const TurnIdSchema = v.pipe(v.number(), v.check((n) => Number.isInteger(n
 
 /** Schema of one stored turn: what happened at one turn id. */
 export const TurnRecordSchema = v.strictObject({
+  /** The turn's id (0 for a session's start, then 1, 2, …). */
   id: TurnIdSchema,
+  /** The flow and node the turn ended in, when set. */
   label: v.optional(NodeLabelSchema),
+  /** What the user sent. */
   request: v.optional(TurnMessageSchema),
+  /** What was answered. */
   response: v.optional(TurnMessageSchema),
 })
 /** One turn: its id and whichever of label, request and response it has. */

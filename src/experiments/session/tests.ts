@@ -11,11 +11,17 @@ import { chooseOption, hashBucket } from './hash.js'
  * `notify` lists who to tell.
  */
 export const StopConditionsSchema = v.strictObject({
+  /** Sessions after which the test may conclude. */
   maxIterations: v.optional(int(1)),
+  /** Confidence (0–100) in `targetOutcome` at which the test may conclude. */
   maxConfidence: v.optional(range(0, 100)),
+  /** The outcome the confidence is about. */
   targetOutcome: v.optional(v.string()),
+  /** 1 (the default): either condition concludes the test; 2: both are needed. */
   stopOn: v.optional(v.picklist([1, 2])),
+  /** The value every later session gets once it concludes; the winner when absent. */
   default: v.optional(v.string()),
+  /** Who to tell when it concludes (in the webhook's body). */
   notify: v.optional(v.array(v.string())),
 })
 /** Stop conditions of an A/B test. */
