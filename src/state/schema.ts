@@ -131,11 +131,23 @@ export type ContextState = {
   /** The context it was `extend`ed from. */
   parentId?: string
   /** Times in seconds, cost in USD. */
-  constraints: { maxTokens?: number; maxTime?: number; maxCost?: number }
+  constraints: {
+    /** The token budget of the inputs and of the whole prompt. */
+    maxTokens?: number
+    /** Longest time for a call, in seconds. */
+    maxTime?: number
+    /** Most a call may cost, in USD. */
+    maxCost?: number
+  }
   /** Routing hints. */
   routing: RoutingState
   /** Output shaping; only a JSON Schema is stored (a Standard Schema is runtime only). */
-  output: { format?: 'json' | 'markdown' | 'text' | 'html'; schema?: Json }
+  output: {
+    /** `json`, `markdown`, `text` or `html`. */
+    format?: 'json' | 'markdown' | 'text' | 'html'
+    /** A JSON Schema of the structured output. */
+    schema?: Json
+  }
   /** Free metadata. */
   metadata: JsonObject
   /** Custom session data (`getData` / `setData`). */
@@ -149,13 +161,47 @@ export type ContextState = {
   /** Turns in ascending id order. */
   turns: TurnRecord[]
   /** The dialog framework's node, stats and slots. */
-  frameworkData: { currentNode?: Json; stats: JsonObject; slots: JsonObject }
+  frameworkData: {
+    /** The dialog framework's current node. */
+    currentNode?: Json
+    /** The framework's statistics. */
+    stats: JsonObject
+    /** The slots the dialog has filled. */
+    slots: JsonObject
+  }
   /** The LLM context's inputs, in the order added. */
-  inputs: { data: Json; relevance: number; tokens: number }[]
+  inputs: {
+    /** The input itself, any JSON. */
+    data: Json
+    /** How relevant it is, 0 to 1. */
+    relevance: number
+    /** Its size in tokens. */
+    tokens: number
+  }[]
   /** Model calls summed (`ctx.usage`); absent until the first call. Optional, so version 1 states written before it load as zeros. */
-  usage?: { inputTokens: number; outputTokens: number; cost: number; calls: number; unpricedCalls: number; estimated?: true }
+  usage?: {
+    /** Prompt tokens, summed. */
+    inputTokens: number
+    /** Reply tokens, summed. */
+    outputTokens: number
+    /** USD, summed over the calls whose model had prices. */
+    cost: number
+    /** Provider calls made. */
+    calls: number
+    /** Calls to a model without prices, left out of `cost`. */
+    unpricedCalls: number
+    /** Present when some call's usage was estimated (not reported by the provider). */
+    estimated?: true
+  }
   /** The A/B tests, outcomes and testing metadata of the session. */
-  testing: { tests: Record<string, TestRecord>; outcomes: Record<string, OutcomeRecord>; metadata: JsonObject }
+  testing: {
+    /** The A/B tests, by name, with this session's values. */
+    tests: Record<string, TestRecord>
+    /** The outcomes, by name, with their values. */
+    outcomes: Record<string, OutcomeRecord>
+    /** Testing metadata (`setTestingMetadata`). */
+    metadata: JsonObject
+  }
 }
 
 // The schemas are published with these shallow declared types, not their inferred ones: the
