@@ -5,8 +5,8 @@
  * (`v.InferOutput<typeof ContentPartSchema>`), and TypeScript gives a property of such a type
  * (`url`, `data`, a tool call's `arguments`) the same declaration twice. TypeDoc 0.28 then warns
  * "url has multiple declarations with a comment" and lists the one comment twice
- * (`src/state/messages.ts:16` and `src/state/messages.ts:16`): 45 warnings, each for a single comment,
- * which `treatWarningsAsErrors` would turn into a failed build. The warning is kept whenever the
+ * (`src/state/messages.ts:16` and `src/state/messages.ts:16`): 295 warnings, each for a single comment
+ * (the message types appear in many signatures), which `treatWarningsAsErrors` would turn into a failed build. The warning is kept whenever the
  * listed comments are in different places (two real comments competing), so a true conflict still
  * fails the build.
  */
