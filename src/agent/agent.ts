@@ -9,7 +9,7 @@ import { keepBackground, withBackground } from './background.js'
 import { AgentEvent, ErrorEvent, eventFromJSON, StartEvent, TextEvent } from './events.js'
 import { channel, type Channel } from './channel.js'
 import { corsPolicy, type CorsOptions } from './cors.js'
-import { handleFetch, type Authorize, type ExecutionContextLike } from './http.js'
+import { handleFetch, type Authorize, type ExecutionContextLike, type TurnSaved } from './http.js'
 
 /** What a handler gets besides the event and the context. */
 export interface TurnInfo {
@@ -177,8 +177,9 @@ export interface Agent {
 /** One event's turn, from `send` until it is saved; its stream, until the tasks it started that yield events are done. */
 interface Run {
   controller: AbortController
-  output: Channel<AgentEvent>
-  /** `done` of the tasks this turn started that can yield events: the stream stays open for them. */
+  /** The run's events, and after them, once the turn is saved, a `TurnSaved` mark (`fetch` writes it as an SSE comment). */
+  output: Channel<AgentEvent | TurnSaved>
+  /** `done` of the tasks this turn started that can yield events, while they run: the stream stays open for them. */
   tasks: Set<Promise<unknown>>
   /** Set by `interrupt`: the runtime stops waiting on the handler, whether or not the abort reached it. */
   stopped?: { reason: unknown }
@@ -186,6 +187,8 @@ interface Run {
   onStop?: (reason: unknown) => void
   /** Given to `init` for a new session. */
   request?: Request
+  /** The caller's signal (`fetch`: the request's, aborted when the client goes away). */
+  signal?: AbortSignal
   /** Settled once the session is open (with `init`'s error when it threw): `fetch` waits for it before answering. */
   opened?: { resolve(): void; reject(error: unknown): void }
   /** `init` threw: the stream rejects with this error once closed. */
@@ -427,7 +430,14 @@ export function createAgent(options: AgentOptions): Agent {
    * the others still reach the stream that started them while its reader is there.
    */
   function closeWhenDone(run: Run): void {
-    if (!run.tasks.size) return run.output.close()
+    // A caller gone (its signal aborted: a client that closed the connection) is a reader that left,
+    // also where the body is not cancelled (a Node adapter pulling into a closed socket; seen with
+    // test/runtime/serve.ts): later task events go to the session's next stream or the callback.
+    const left = run.signal
+    if (!run.tasks.size || left?.aborted) return run.output.close()
+    const leave = () => run.output.close()
+    left?.addEventListener('abort', leave, { once: true })
+    void run.output.whenClosed.then(() => left?.removeEventListener('abort', leave))
     let timer: ReturnType<typeof setTimeout> | undefined
     const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, MAX_STREAM_WAIT)))
     const settled = (async () => {
@@ -445,7 +455,7 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   /** `send`, and a promise `fetch` awaits: settled once the session is open, rejected with `init`'s error. */
-  function start(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): { events: AsyncIterable<AgentEvent>; opened: Promise<void> } {
+  function start(sessionId: string, input: AgentEvent | Json, sendOptions: SendOptions = {}): { events: AsyncIterable<AgentEvent | TurnSaved>; opened: Promise<void> } {
     if (typeof sessionId !== 'string' || !sessionId) throw invalid('sessionId', 'must be a non-empty string')
     const event = input instanceof AgentEvent ? input : eventFromJSON(input)
     const s = session(sessionId)
@@ -455,7 +465,7 @@ export function createAgent(options: AgentOptions): Agent {
       // reply being read out in the background), and the user speaking stops it all the same.
       attempt(() => s.ctx?.cancelInterruptibleTasks())
     }
-    const run: Run = { controller: new AbortController(), output: channel<AgentEvent>(), tasks: new Set(), request: sendOptions.request }
+    const run: Run = { controller: new AbortController(), output: channel<AgentEvent | TurnSaved>(), tasks: new Set(), request: sendOptions.request, signal: sendOptions.signal }
     // Without `init` nothing can fail before the stream: `fetch` answers at once, as it always did.
     let opened = Promise.resolve()
     if (options.init) opened = new Promise<void>((resolve, reject) => (run.opened = { resolve, reject }))
@@ -477,7 +487,13 @@ export function createAgent(options: AgentOptions): Agent {
   }
 
   function send(sessionId: string, input: AgentEvent | Json, sendOptions?: SendOptions): AsyncIterable<AgentEvent> {
-    return start(sessionId, input, sendOptions).events
+    const { events } = start(sessionId, input, sendOptions)
+    return {
+      async *[Symbol.asyncIterator]() {
+        // The save's mark is for `fetch` (an SSE comment): `send` yields events only.
+        for await (const event of events) if (event instanceof AgentEvent) yield event
+      },
+    }
   }
 
   async function turn(id: string, s: Session, event: AgentEvent, run: Run, waitUntil?: SendOptions['waitUntil']): Promise<void> {
@@ -494,7 +510,14 @@ export function createAgent(options: AgentOptions): Agent {
           internals(c).setTaskSink({
             started: (task, yields, turnId) => {
               origins.set(task, { run, turn: turnId })
-              if (yields && !run.output.closed) run.tasks.add(task.done)
+              if (yields && !run.output.closed) {
+                // Only running tasks stay in the set: one that settled within the turn keeps
+                // nothing open (and the save is then not marked: the stream ends with it).
+                const done = task.done
+                const drop = () => void run.tasks.delete(done)
+                run.tasks.add(done)
+                done.then(drop, drop)
+              }
             },
             emit: (value, task) => {
               let out: AgentEvent
@@ -521,7 +544,13 @@ export function createAgent(options: AgentOptions): Agent {
           else output.push(ErrorEvent.fromError(error))
         }
         try {
-          if (ctx && !s.deleted) await store.save(ctx)
+          if (ctx && !s.deleted) {
+            await store.save(ctx)
+            // After the turn's events, when the stream stays open for the events of tasks it started:
+            // the reply is complete and stored (a client can let the user speak again). A stream
+            // without such tasks ends here, which says as much: its frames stay as they were.
+            if (run.tasks.size) output.push({ saved: ctx.currentTurnId })
+          }
           break
         } catch (error) {
           // Another writer saved first: the turn runs again on the stored version (see

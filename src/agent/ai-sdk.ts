@@ -1,8 +1,8 @@
 import type { JsonObject } from '../state/json.js'
 import { discard, isJsonType, readLimited } from './body.js'
 import { corsHeaders, preflight } from './cors.js'
-import type { AgentEvent } from './events.js'
-import { handleFetch, type ExecutionContextLike, type HttpDeps } from './http.js'
+import { AgentEvent } from './events.js'
+import { handleFetch, type ExecutionContextLike, type HttpDeps, type TurnSaved } from './http.js'
 
 /**
  * The AI SDK's UI message stream protocol (`ai` v5 and v6, what `useChat` with its default
@@ -24,7 +24,8 @@ import { handleFetch, type ExecutionContextLike, type HttpDeps } from './http.js
  * adds nothing: the deltas were its pieces). An `error` event is an `error` chunk (`useChat`'s
  * `error`); a background task's event a `data-background` part (`data` is the event's JSON); any
  * other event a `data-<type>` part (`data-stop`, `data-order`). The stream opens with `start`
- * and ends with `finish` and `[DONE]` when the turn has been saved.
+ * and ends with `finish` and `[DONE]` once the turn has been saved and the tasks it started that
+ * yield events have finished (the agent's mark of the save makes no chunk here).
  */
 
 /** The AI SDK's routes: `…/chat` and `…/chat/:id/stream` (any prefix before `/chat`). */
@@ -100,7 +101,7 @@ export async function handleChat(request: Request, deps: HttpDeps, executionCont
 
   // The event goes the agent's own way (authorize, init, the turn); its events are taken here
   // rather than framed as the agent's SSE and parsed back.
-  let events: AsyncIterable<AgentEvent> | undefined
+  let events: AsyncIterable<AgentEvent | TurnSaved> | undefined
   const agent: HttpDeps['agent'] = {
     ...deps.agent,
     start(sessionId, event, options) {
@@ -164,7 +165,7 @@ export function chunksOf(event: AgentEvent, s: TextState): object[] {
 }
 
 /** The agent's events as the AI SDK's UI message stream (SSE of JSON chunks), pulled one event at a time. */
-function uiMessageStream(events: AsyncIterable<AgentEvent>): ReadableStream<Uint8Array> {
+function uiMessageStream(events: AsyncIterable<AgentEvent | TurnSaved>): ReadableStream<Uint8Array> {
   const it = events[Symbol.asyncIterator]()
   const encoder = new TextEncoder()
   const s: TextState = { deltas: false, parts: 0 }
@@ -175,7 +176,7 @@ function uiMessageStream(events: AsyncIterable<AgentEvent>): ReadableStream<Uint
     async pull(controller) {
       // Until there is something to send: an event may make no chunk (an empty delta).
       while (!chunks.length) {
-        let step: IteratorResult<AgentEvent>
+        let step: IteratorResult<AgentEvent | TurnSaved>
         try {
           step = await it.next()
         } catch {
@@ -190,6 +191,10 @@ function uiMessageStream(events: AsyncIterable<AgentEvent>): ReadableStream<Uint
           send(controller, 'data: [DONE]\n\n')
           return controller.close()
         }
+        // The save's mark makes no chunk: useChat's status follows the stream's end, not `finish`
+        // (ai 6.0's processUIMessageStream only records a `finish` chunk's reason and metadata), so
+        // `finish` stays last rather than being followed by the tasks' `data-background` parts.
+        if (!(step.value instanceof AgentEvent)) continue
         chunks.push(...chunksOf(step.value, s))
       }
       send(controller)

@@ -3,7 +3,7 @@ import { ContextError } from '../errors.js'
 import type { ContextStore } from '../storage/store.js'
 import { discard, isJsonType, readLimited } from './body.js'
 import { corsHeaders, preflight, type Cors } from './cors.js'
-import { ErrorEvent, EVENT_TYPE, eventFromJSON, type AgentEvent } from './events.js'
+import { AgentEvent, ErrorEvent, EVENT_TYPE, eventFromJSON } from './events.js'
 
 /** The part of a platform's execution context we use: Workers' and Vercel's `waitUntil`. */
 export interface ExecutionContextLike {
@@ -21,6 +21,20 @@ export interface ExecutionContextLike {
  */
 export type Authorize = (request: Request, session: { sessionId: string }) => boolean | Response | Promise<boolean | Response>
 
+/**
+ * Among a run's events, after them: its turn (`saved`, the turn's id) has been saved, and the stream
+ * stays open for the events of tasks the turn started (without such tasks the stream just ends
+ * after the save, with no mark). `fetch` writes it as an SSE comment line,
+ * `: turn 3 saved`, which `EventSource`, eventsource-parser and the AI SDK's reader skip (a comment
+ * dispatches no event), so the wire's events are unchanged. `agentctx/client` reads it (`onSaved`).
+ */
+export interface TurnSaved {
+  readonly saved: number
+}
+
+/** The SSE comment of a `TurnSaved` (the client's events.ts reads the same text: `SAVED_COMMENT`). */
+export const savedComment = (turn: number): string => `: turn ${turn} saved\n\n`
+
 /** What `handleFetch` needs of the agent. */
 export interface HttpDeps {
   /**
@@ -32,7 +46,7 @@ export interface HttpDeps {
       sessionId: string,
       event: AgentEvent,
       options: { signal?: AbortSignal; waitUntil?: (promise: Promise<unknown>) => void; request?: Request },
-    ): { events: AsyncIterable<AgentEvent>; opened: Promise<void> }
+    ): { events: AsyncIterable<AgentEvent | TurnSaved>; opened: Promise<void> }
     delete(sessionId: string): Promise<boolean>
   }
   store: ContextStore
@@ -85,7 +99,8 @@ export function sseFrame(event: AgentEvent): string {
  *
  * A POST to a new id creates the session (its `StartEvent` output comes first). Each SSE message is
  * `event: <type>` and `data: <the event's JSON>` (one line); the stream ends when the turn has been
- * saved and the tasks it started that yield events have settled (see `Agent.send`). A client that stops reading only stops the stream: the turn still runs and is saved; the
+ * saved and the tasks it started that yield events have settled (see `Agent.send`); while such tasks
+ * keep it open, a comment line `: turn N saved` marks the save (`TurnSaved`). A client that stops reading only stops the stream: the turn still runs and is saved; the
  * request's `signal` aborting interrupts it.
  *
  * Checks, in order, each answered with JSON `{ error: { code, message } }`: 404 for an unknown path
@@ -189,7 +204,7 @@ async function post(request: Request, id: string, deps: HttpDeps, executionConte
       // after a conflict may create the session again (deleted meanwhile): an error frame, not a cut.
       const step = await it.next().catch((e: unknown) => ({ done: false as const, value: ErrorEvent.fromError(e) }))
       if (step.done) controller.close()
-      else controller.enqueue(encoder.encode(sseFrame(step.value)))
+      else controller.enqueue(encoder.encode(step.value instanceof AgentEvent ? sseFrame(step.value) : savedComment(step.value.saved)))
     },
     cancel: () => void it.return?.(),
   })

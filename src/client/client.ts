@@ -34,6 +34,18 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+/** Options of `send`. */
+export interface SendRequestOptions extends RequestOptions {
+  /**
+   * Called when the agent says the turn was saved (an SSE comment after the turn's events), which
+   * it does when the stream stays open for the events of tasks the turn started (tagged
+   * `background`): the reply is complete and stored, and aborting the request then closes the
+   * connection without interrupting anything. A turn without such tasks is saved when its stream
+   * ends (no call). Not called when the save failed (an `error` event says so).
+   */
+  onSaved?: (turn: number) => void
+}
+
 /** The browser (or any runtime's) side of an agent's HTTP endpoint (`createAgent(...).fetch`). */
 export interface AgentClient {
   /**
@@ -41,9 +53,10 @@ export interface AgentClient {
    * yields the agent's output events as they arrive, as JSON (`EventJSON`; `eventFromJSON` from
    * `agentctx/agent` makes class instances of them). The request is made when the iteration starts;
    * stopping the loop early, or `signal`, closes the connection. Throws an `AgentHttpError`,
-   * `ValidationError` or `AbortedError` (see docs/client.md).
+   * `ValidationError` or `AbortedError` (see docs/client.md). `onSaved` says when the turn is
+   * saved, before the events of the tasks it started.
    */
-  send(sessionId: string, event: EventInput, options?: RequestOptions): AsyncIterable<EventJSON>
+  send(sessionId: string, event: EventInput, options?: SendRequestOptions): AsyncIterable<EventJSON>
   /** The session's state with its most recent turns; `undefined` when the agent has no such session. */
   history(sessionId: string, options?: RequestOptions): Promise<SessionState | undefined>
   /** Deletes the session (its running turn and tasks are aborted); `false` when there was none. */
@@ -127,7 +140,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
     return response
   }
 
-  async function* send(sessionId: string, event: EventInput, { signal }: RequestOptions = {}): AsyncGenerator<EventJSON> {
+  async function* send(sessionId: string, event: EventInput, { signal, onSaved }: SendRequestOptions = {}): AsyncGenerator<EventJSON> {
     checkId(sessionId)
     const body = bodyOf(event)
     const response = (await request('POST', urlOf(sessionId, true), { body, accept: 'text/event-stream', signal }))!
@@ -137,7 +150,7 @@ export function createAgentClient(options: AgentClientOptions): AgentClient {
       throw new AgentHttpError(`agent: HTTP ${response.status} but not an event stream (${type.slice(0, 64) || 'no content-type'})`, { status: response.status })
     }
     try {
-      yield* readAgentEvents(response.body, signal)
+      yield* readAgentEvents(response.body, signal, onSaved)
     } catch (error) {
       if (signal?.aborted) throw aborted(signal.reason)
       throw error

@@ -10,6 +10,9 @@ export const MAX_EVENT = 1 << 22
 // UI branches on, and the server is not trusted.
 const TYPE = /^[\w.:-]{1,64}$/
 
+// The agent's mark of a turn's save, an SSE comment (`: turn 3 saved`, its http.ts `savedComment`).
+const SAVED = /^turn (\d{1,15}) saved$/
+
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 /**
@@ -51,14 +54,16 @@ export function checkEvent(value: unknown, field: string | undefined, what: stri
  * The agent's output events from an SSE body, one at a time as they arrive. eventsource-parser
  * parses the stream and bounds what it buffers (`maxBufferSize`: 4 Mi characters). The reader is
  * cancelled, closing the connection, when the loop stops early, throws, or `signal` aborts (even
- * with a custom `fetch` that does not wire its signal to the body).
+ * with a custom `fetch` that does not wire its signal to the body). `onSaved` is called, in order
+ * with the events, at the agent's comment saying the turn was saved (other comments are skipped).
  */
-export async function* readAgentEvents(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<EventJSON> {
+export async function* readAgentEvents(body: ReadableStream<Uint8Array>, signal?: AbortSignal, onSaved?: (turn: number) => void): AsyncGenerator<EventJSON> {
   const reader = body.getReader()
   const cancel = () => void reader.cancel().catch(() => {})
   signal?.addEventListener('abort', cancel)
   const decoder = new TextDecoder()
-  const ready: EventJSON[] = []
+  // Events, and the turn ids of save marks, in stream order.
+  const ready: (EventJSON | number)[] = []
   let failure: AgentHttpError | undefined
   let count = 0
   let cr = false
@@ -71,6 +76,10 @@ export async function* readAgentEvents(body: ReadableStream<Uint8Array>, signal?
       } catch (error) {
         failure = error as AgentHttpError
       }
+    },
+    onComment(comment) {
+      const saved = SAVED.exec(comment)
+      if (saved && !failure) ready.push(Number(saved[1]))
     },
     // Unknown fields are reported as errors too; the SSE spec ignores them, and so do we.
     onError: (e) => void (e.type === 'max-buffer-size-exceeded' && (failure ??= new AgentHttpError(`agent: an event longer than ${MAX_EVENT} characters`))),
@@ -93,7 +102,11 @@ export async function* readAgentEvents(body: ReadableStream<Uint8Array>, signal?
         parser.feed(text)
       }
       // The events before a bad one are delivered first: what the agent said stays said.
-      while (ready.length) yield ready.shift()!
+      while (ready.length) {
+        const next = ready.shift()!
+        if (typeof next === 'number') onSaved?.(next)
+        else yield next
+      }
       if (failure) throw failure
       if (chunk.done) return
     }

@@ -6,7 +6,7 @@
  * @module agentctx/client
  */
 export { createAgentClient } from './client.js'
-export type { AgentClient, AgentClientOptions, EventInput, HeadersLike, RequestOptions, SessionState, TurnJSON } from './client.js'
+export type { AgentClient, AgentClientOptions, EventInput, HeadersLike, RequestOptions, SendRequestOptions, SessionState, TurnJSON } from './client.js'
 export type { ChatMessage, SessionSnapshot, SessionStatus, SessionView } from './view.js'
 export { toUIMessages } from './ui-messages.js'
 export type { UIMessageLike, UIMessagePartLike } from './ui-messages.js'

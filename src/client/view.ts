@@ -4,7 +4,7 @@ import type { EventInput, SessionState } from './types.js'
 
 /** What the view needs of the client (`AgentClient` is one). */
 export interface ViewClient {
-  send(sessionId: string, event: EventInput, options?: { signal?: AbortSignal }): AsyncIterable<EventJSON>
+  send(sessionId: string, event: EventInput, options?: { signal?: AbortSignal; onSaved?: (turn: number) => void }): AsyncIterable<EventJSON>
   history(sessionId: string): Promise<SessionState | undefined>
 }
 
@@ -60,17 +60,25 @@ export interface SessionView {
   /** The current snapshot: the same object until the next change, as `useSyncExternalStore` requires. */
   getSnapshot(): SessionSnapshot
   /**
-   * Sends a text or an event; resolves when the reply has ended (never rejects: a failure is in
-   * `snapshot.error`). Sent while a reply streams, it stops that one first (the agent records it
-   * interrupted), as a user talking over a voice agent does.
+   * Sends a text or an event; resolves when the reply's stream has ended (never rejects: a failure
+   * is in `snapshot.error`). Sent while a reply streams, it stops that one first (the agent records
+   * it interrupted), as a user talking over a voice agent does. Once the agent has saved the
+   * reply's turn, `status` is `'idle'` although the connection may stay open for the events of
+   * tasks the turn started (they go on arriving in `background`); a message sent then closes that
+   * connection without marking the reply interrupted (their later events come on the new stream).
    */
   send(event: EventInput): Promise<void>
-  /** Aborts the reply being streamed: the connection closes, the agent interrupts the turn, the partial reply stays, marked interrupted. */
+  /**
+   * Aborts the reply being streamed: the connection closes, the agent interrupts the turn, the
+   * partial reply stays, marked interrupted. After the turn was saved it only closes the connection
+   * kept open for background events (the reply is complete: not marked).
+   */
   stop(): void
   /**
    * Reads the session's history (`status` `'loading'` meanwhile); a session the agent does not have
    * yet is an empty conversation. Not applied when a message was sent meanwhile or a reply streams
-   * (what they show is newer): call it when the UI opens the session, or once idle to catch up.
+   * (what they show is newer): call it when the UI opens the session, or once idle to catch up
+   * (once idle includes a saved reply whose connection is still open for background events).
    */
   load(): Promise<void>
 }
@@ -157,6 +165,8 @@ export function createSessionView(client: ViewClient, sessionId: string): Sessio
   let sent: ChatMessage | undefined
   let attempt = new Set<string>()
   let current: AbortController | undefined
+  /** The agent saved `current`'s turn: its connection stays open only for background events. */
+  let saved = false
   let ids = 0
   let sends = 0
 
@@ -235,6 +245,7 @@ export function createSessionView(client: ViewClient, sessionId: string): Sessio
   async function send(input: EventInput): Promise<void> {
     if (current) stop()
     const controller = (current = new AbortController())
+    saved = false
     sends++
     pending = userMessage(input, `u${++ids}`)
     sent = undefined
@@ -244,13 +255,24 @@ export function createSessionView(client: ViewClient, sessionId: string): Sessio
     error = undefined
     changed()
     try {
-      for await (const event of client.send(sessionId, input, { signal: controller.signal })) {
+      // The reply is complete once its turn is saved: idle, though background events may follow.
+      const onSaved = () => {
+        if (current !== controller || saved) return
+        saved = true
+        settle(false)
+        current = controller
+        if (status === 'streaming') status = 'idle'
+        changed()
+      }
+      for await (const event of client.send(sessionId, input, { signal: controller.signal, onSaved })) {
         if (current !== controller) break
         receive(event)
         changed()
       }
     } catch (e) {
-      if (current === controller) {
+      // A connection lost after the save loses only live background events (kept with the turn:
+      // `load()` reads them): the reply is not in error.
+      if (current === controller && !saved) {
         status = 'error'
         error = e as Error
       }
@@ -264,21 +286,21 @@ export function createSessionView(client: ViewClient, sessionId: string): Sessio
   function stop(): void {
     if (!current) return
     current.abort()
-    settle(true)
+    settle(!saved)
     status = 'idle'
     changed()
   }
 
   async function load(): Promise<void> {
     const at = sends
-    if (!current) status = 'loading'
+    if (!current || saved) status = 'loading'
     error = undefined
     changed()
     try {
       const state = await client.history(sessionId)
       // A message sent while the history was on its way, or a reply streaming: what they show is
       // newer than the history, which is not applied over them.
-      if (at !== sends || current) return
+      if (at !== sends || (current && !saved)) return
       const loaded = fromHistory(state)
       messages = freeze(loaded.messages)
       background = freeze(loaded.background)
