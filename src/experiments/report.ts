@@ -138,7 +138,9 @@ export function buildReport(input: RuleInput & { test: string }): ExperimentRepo
       const at = spread.indexOf(i)
       reports[i]!.outcomes[name] = {
         n: a.n,
-        mean: a.n > 0 ? moments(a).mean : null,
+        // `+ 0`: a sum of -0 (one session that spent -0) gives a mean of -0, which JSON writes as 0,
+        // so a stored or POSTed report would differ from the one returned (found by the property below).
+        mean: a.n > 0 ? moments(a).mean + 0 : null,
         lift: i === 0 ? null : relativeLift(aggs[0]!, a),
         pValue: p,
         confidence: p === null ? null : 100 * (1 - p),

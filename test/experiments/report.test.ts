@@ -104,6 +104,21 @@ describe('buildReport: against values worked by hand', () => {
   })
 })
 
+describe('buildReport: regressions', () => {
+  it('regression: a mean of -0 (one session that spent -0) is reported as 0, so the report survives JSON (fast-check seed 874872629)', () => {
+    const r = buildReport({
+      test: 't',
+      options: [{ value: 'v0', weight: 0.01 }, { value: 'v1', weight: 0.01 }],
+      sessions: [0, 1],
+      outcomes: [{ spend: { n: 0, sum: 0, sumSq: 0 } }, { spend: { n: 1, sum: -0, sumSq: 0 } }],
+      stop: {},
+      minSamples: 0,
+    })
+    expect(Object.is(r.options[1]!.outcomes['spend']!.mean, 0)).toBe(true)
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r)
+  })
+})
+
 describe('buildReport: properties', () => {
   it('property: for any 2–4 options of boolean and numeric outcomes, plain JSON, p in [0, 1], chances summing to 1', () => {
     const option = fc.record({
