@@ -8,5 +8,5 @@ export { createExperiments, type Evaluation, type Experiments, type ExperimentsO
 export type { Conclusion } from './records.js'
 export { WebhookError, type WebhookOptions } from './webhook.js'
 export { sequentialTest, type Aggregate, type SequentialResult } from './stats.js'
-export type { ExperimentReport } from './report.js'
+export type { ExperimentReport, Interval, OptionReport, OutcomeReport, SampleRatio } from './report.js'
 export type { StopReason } from './rules.js'

@@ -7,6 +7,7 @@ import type { ChatRequest, FinishReason, Provider } from '../llm/types.js'
 import type { CompletionMessage } from '../state/messages.js'
 import { checkIndex, checkString, count, lookup, TEXT } from './kernel/check.js'
 import { asObject, base, chat, inlineImage, parseArgs, textOf, type ProviderOptions, type Reply } from './kernel/chat.js'
+export type { ProviderOptions } from './kernel/chat.js'
 
 const FINISH: Record<string, FinishReason> = {
   STOP: 'stop',
