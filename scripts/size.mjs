@@ -150,7 +150,7 @@ const COMBINED = [
   },
   {
     // A page that only talks to an agent (issue 12 asks for a small browser client: at most 3 KB on
-    // top of the core, or no core at all). No core: 5.4 KB, all of it the client's own: eventsource-parser
+    // top of the core, or no core at all). No core: 5.5 KB (5.4 before the saved-turn marker), all of it the client's own: eventsource-parser
     // 1.25 KB, requests with typed errors, event checks and header scrubbing 2.6 KB, the session view
     // 1.1 KB, the error classes 0.4 KB. (The AI SDK's AbstractChat with DefaultChatTransport: 129 KB.)
     name: "import { createAgentClient } from 'agentctx/client' (no core)",
