@@ -7,9 +7,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 
 /** A server this process started: where to connect, and `stop()`. */
 export interface PostgresServer {
@@ -61,14 +61,6 @@ export function postgresMissing(): string | undefined {
   else if (isRoot() && spawnSync('runuser', ['--version']).error) why = 'running as root without `runuser` to run the server as `postgres`'
   if (why && process.env.CI) throw new Error(`CI must run the PostgreSQL tests, but ${why}`)
   return why
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /** Server settings (`-c name=value`): e.g. `{ fsync: 'off' }` for tests that need no durability. */

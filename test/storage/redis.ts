@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
 import { Redis } from 'ioredis'
 import { createStorage, type Storage } from 'unstorage'
 import redisDriver from 'unstorage/drivers/redis'
 import { afterAll, beforeAll } from 'vitest'
+import { freePort } from './free-port.js'
 
 /** A redis-server this test started: its URL, and `stop()` to end it. */
 export interface RedisServer {
@@ -22,14 +23,6 @@ export function redisMissing(): string | undefined {
   else if (probe.status !== 0) why = `redis-server --version exited with ${probe.status}: ${probe.stderr.trim()}`
   if (why && process.env.CI) throw new Error(`CI must run the Redis tests, but ${why}`)
   return why
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 /**
