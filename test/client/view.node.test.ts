@@ -112,12 +112,15 @@ describe('the session view', () => {
   it('load() while a reply streams does not replace it (nor say idle): the streaming reply is newer than the history', async () => {
     const view = client.session('v-load-streaming')
     await view.send('hi')
-    const sending = view.send('stream 10')
+    // 200 words 5 ms apart: a second of streaming, so the history's round trip ends while the reply
+    // still streams (with 10 words, 50 ms, a loaded machine let the reply finish first: a flaky run).
+    const sending = view.send('stream 200')
     await expect.poll(() => view.getSnapshot().streaming?.text ?? '').toMatch(/w2/)
     await view.load()
     expect(view.getSnapshot().status).toBe('streaming')
     await sending
-    expect(texts(view.getSnapshot())).toEqual(['assistant:Hello!', 'user:hi', 'assistant:You said: hi', 'user:stream 10', 'assistant:w1 w2 w3 w4 w5 w6 w7 w8 w9 w10'])
+    const words = Array.from({ length: 200 }, (_, i) => `w${i + 1}`).join(' ')
+    expect(texts(view.getSnapshot())).toEqual(['assistant:Hello!', 'user:hi', 'assistant:You said: hi', 'user:stream 200', `assistant:${words}`])
   })
 
   it('background events go to background, not into the reply', async () => {
