@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
  * discards the rest of the upload once the answer has been sent.
  */
 function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let cancelled = false
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -15,13 +16,16 @@ function bodyOf(req: IncomingMessage): ReadableStream<Uint8Array> {
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
           if ((controller.desiredSize ?? 0) <= 0) req.pause()
         })
-        req.on('end', () => controller.close())
-        req.on('error', (e) => controller.error(e))
+        // Not after a cancel: closing a cancelled stream's controller throws "already closed" from
+        // inside Node's event emitter, an uncaught exception (seen when a handler cancelled a body).
+        req.on('end', () => cancelled || controller.close())
+        req.on('error', (e) => cancelled || controller.error(e))
       },
       pull() {
         req.resume()
       },
       cancel() {
+        cancelled = true
         req.pause()
         req.removeAllListeners('data')
       },
