@@ -26,7 +26,14 @@ export interface TurnInfo {
 }
 
 /** What a handler may yield: an event, or its JSON form (`{ type: 'text_to_speech', data: { text } }`). */
-export type HandlerOutput = AgentEvent | { type: string; data?: JsonObject }
+export type HandlerOutput =
+  | AgentEvent
+  | {
+      /** The event's type: a built-in's (`'text'`, `'text_to_speech'`, …) or one of your own. */
+      type: string
+      /** The event's payload as JSON; absent for an event that carries none (`{}` is sent). */
+      data?: JsonObject
+    }
 
 /**
  * The agent's logic (docs/reference.md#voice-handler): an async generator of output events, as the voice-agent platform's
@@ -142,7 +149,10 @@ export interface AgentExperiments {
   /** Before the handler runs: gives the session the values of the tests that have concluded. */
   attach(ctx: Context): Promise<unknown>
   /** After a saved turn: records the session's assignments and outcomes; resolves to the tests recorded. */
-  record(ctx: Context): Promise<{ recorded: string[] }>
+  record(ctx: Context): Promise<{
+    /** The names of the tests this session was counted in (`RecordResult.recorded`). */
+    recorded: string[]
+  }>
   /** After recording: checks a test's stop rules, concluding it when one is met. */
   evaluate(test: string): Promise<unknown>
 }

@@ -2,12 +2,27 @@ import type { EventJSON } from '../agent/events.js'
 import type { SessionState } from './types.js'
 
 /** One part of a `UIMessage` of the AI SDK (`ai` 5 and 6), as `toUIMessages` makes them. */
-export type UIMessagePartLike = { type: 'text'; text: string } | { type: `data-${string}`; data: EventJSON }
+export type UIMessagePartLike =
+  | {
+      /** A text part: the user's text, or the agent's reply text. */
+      type: 'text'
+      /** The text: the user's, or the agent's events' `data.text` joined by a space. */
+      text: string
+    }
+  | {
+      /** A data part: `data-<event type>`, or `data-background` for a background task's event. */
+      type: `data-${string}`
+      /** The agent's event, whole, as it was stored. */
+      data: EventJSON
+    }
 
 /** The AI SDK's `UIMessage` shape (`{ id, role, parts }`), without depending on the `ai` package. */
 export interface UIMessageLike {
+  /** `t<turn>-user` or `t<turn>-assistant`: stable across reloads, so `useChat` keeps its keys. */
   id: string
+  /** Who spoke: the user's request or the agent's reply. */
   role: 'user' | 'assistant'
+  /** The message's text part first (when it has text), then its data parts in the order of the events. */
   parts: UIMessagePartLike[]
 }
 

@@ -15,6 +15,7 @@ export type SessionStatus = 'idle' | 'loading' | 'streaming' | 'error'
 export interface ChatMessage {
   /** Stable while the view lives (a key for a list); history messages read `t<turn>-user` / `t<turn>-assistant`. */
   readonly id: string
+  /** Who said it: `'user'` for what was sent, `'assistant'` for the agent's reply. */
   readonly role: 'user' | 'assistant'
   /**
    * What was said: the user's text; the agent's replies joined by a space (every event with a
@@ -25,17 +26,28 @@ export interface ChatMessage {
   /** The turn (0 is the greeting of a new session); `undefined` until the agent's first event says it. */
   readonly turn: number | undefined
   /** The user's event, for a user message. */
-  readonly request?: { readonly type: string; readonly data: JsonObject }
+  readonly request?: {
+    /** The event's type: `'text'` for a message, or the event's own type. */
+    readonly type: string
+    /** The event's payload (`{ text }` for a message). */
+    readonly data: JsonObject
+  }
   /** The agent's output events of this turn, `text_delta` and background events left out. */
   readonly events: readonly EventJSON[]
   /** The reply was cut off: `stop()`, a new message sent over it, or the agent recorded it so. */
   readonly interrupted?: boolean
   /** An `error` event the agent answered with (the handler failed): its message and code. */
-  readonly error?: { readonly message: string; readonly code?: string }
+  readonly error?: {
+    /** The error event's `data.message`: a `ContextError`'s own, else `"internal error"` (another error's message may hold a secret). */
+    readonly message: string
+    /** The error event's `data.code` (`internal`, `aborted`, `timeout`, a `ContextError`'s code); absent when it had none. */
+    readonly code?: string
+  }
 }
 
 /** What a UI renders. The same object until something changes (React's `useSyncExternalStore` needs that). */
 export interface SessionSnapshot {
+  /** The session this view shows (the view's `sessionId`: it never changes). */
   readonly sessionId: string
   /** The conversation in order: the history (`load`), what was sent, and the replies, the one streaming included. */
   readonly messages: readonly ChatMessage[]
@@ -43,6 +55,7 @@ export interface SessionSnapshot {
   readonly streaming: ChatMessage | undefined
   /** Events of background tasks (tagged `background: { task }`), from the history and live streams, in order. */
   readonly background: readonly EventJSON[]
+  /** What the view is doing: `'loading'` the history, `'streaming'` a reply, `'idle'`, or stopped on an `'error'`. */
   readonly status: SessionStatus
   /** Why `status` is `'error'`: an `AgentHttpError`, `ValidationError`… (an `AbortedError` of `stop()` is not one). */
   readonly error: Error | undefined
@@ -54,6 +67,7 @@ export interface SessionSnapshot {
  * change; `$view` in Svelte). Methods are bound: pass them around as they are.
  */
 export interface SessionView {
+  /** The session the view talks to: the id given to `client.session(id)`. */
   readonly sessionId: string
   /** Calls `listener` with the snapshot now and after each change; returns the function that stops it. */
   subscribe(listener: (snapshot: SessionSnapshot) => void): () => void

@@ -6,8 +6,11 @@ import { moments, type Aggregate } from './stats.js'
 
 /** An estimate with its 95% interval. */
 export interface Interval {
+  /** The point estimate (for a lift, `mean / controlMean − 1`: 0.1 is 10% above the control). */
   estimate: number
+  /** The 95% interval's lower bound; below 0 for a lift, the option may be worse than the control. */
   low: number
+  /** The 95% interval's upper bound. */
   high: number
 }
 
@@ -15,6 +18,7 @@ export interface Interval {
 export interface OutcomeReport {
   /** Sessions that recorded the outcome. */
   n: number
+  /** The outcome's mean over those sessions (a boolean's mean is its rate, 0..1); null when `n` is 0. */
   mean: number | null
   /** Relative lift against the control's mean, `mean / controlMean − 1`, with a 95% interval (delta method); null for the control, or when the control's mean is not above 0. */
   lift: Interval | null
@@ -28,10 +32,13 @@ export interface OutcomeReport {
 
 /** One option in a report. */
 export interface OptionReport {
+  /** The option's value, as the test defined it (the first option is the control). */
   value: string
+  /** The option's weight as given in the definition, not normalized (`{ a: 1, b: 3 }` gives 1 and 3). */
   weight: number
   /** Sessions recorded for the option. */
   n: number
+  /** The statistics of each numeric outcome (boolean, integer, float), by outcome name; string outcomes are not aggregated. */
   outcomes: Record<string, OutcomeReport>
 }
 
@@ -41,6 +48,7 @@ export interface SampleRatio {
   chiSquare: number | null
   /** Options with a weight above 0, minus 1. */
   df: number
+  /** The chi-square test's p-value: the chance of counts this uneven if the assignment follows the weights; 0 when `chiSquare` is null. */
   pValue: number
   /** pValue < 0.001: the assignment, the recording or a filter upstream is broken; do not trust the comparison. */
   mismatch: boolean

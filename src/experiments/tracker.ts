@@ -50,7 +50,12 @@ export interface RecordResult {
    * options, weights or stop conditions differ from the definition first recorded under its name
    * (rename the test to run a changed one).
    */
-  skipped: { test: string; reason: 'concluded' | 'definition' }[]
+  skipped: {
+    /** The test's name. */
+    test: string
+    /** Why this session was not counted in it (see above). */
+    reason: 'concluded' | 'definition'
+  }[]
 }
 
 /** The cross-session tracker `createExperiments` returns. */

@@ -65,7 +65,14 @@ export interface ExecutionResponse {
   /** Why the last step ended. */
   finishReason: FinishReason
   /** `inputCount` inputs were sent, of `totalInputTokens` tokens together (after pruning). */
-  metadata: { intent: string | undefined; inputCount: number; totalInputTokens: number }
+  metadata: {
+    /** The context's intent (`ctx.intent`); `undefined` when it has none. */
+    intent: string | undefined
+    /** How many of the context's inputs were sent, after pruning them to fit `constraints.maxTokens` with the prompt. */
+    inputCount: number
+    /** Those inputs' tokens together (the sum of their `tokens`), without the system prompt and the task. */
+    totalInputTokens: number
+  }
   /** Each provider call with its tool calls and results; `usage` and `cost` above are their sums. */
   steps: StepResult[]
   /** The last step's tool calls when the loop stopped on them (maxSteps reached, or a tool without `execute`); else empty. */
@@ -110,7 +117,10 @@ export interface ChatResult extends ChatResponse {
   /** Each provider call with its tool calls and results (one for `maxSteps: 1`). */
   steps: StepResult[]
   /** `omittedMessages`: how many of the history's oldest messages were left out to fit `constraints.maxTokens` and the model's window. */
-  metadata: { omittedMessages: number }
+  metadata: {
+    /** How many of the history's oldest messages were left out; 0 when all fit. */
+    omittedMessages: number
+  }
   /** With `output.format: 'json'` (or an `output.schema`): the reply parsed and validated, as `execute`'s `result` (an `OutputError` otherwise). */
   object?: unknown
 }

@@ -9,11 +9,21 @@ import { formatPath, toJson, type JsonObject } from '../state/json.js'
 export interface StandardSchema<Output = unknown> {
   /** The Standard Schema's properties, under the one key the spec reserves so they never clash with a library's own. */
   readonly '~standard': {
+    /** Version 1 of the Standard Schema spec, the one this interface describes. */
     readonly version: 1
+    /** The library that made the schema (`'valibot'`, `'zod'`, `'arktype'`): valibot's schemas are converted to JSON Schema by `@valibot/to-json-schema`. */
     readonly vendor: string
     /** Validates a value: the output, or the issues found. */
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>
-    readonly types?: { readonly input: unknown; readonly output: Output } | undefined
+    /** For types only (agentctx never reads it at run time): what `InferSchemaOutput` reads the output type from. */
+    readonly types?:
+      | {
+          /** The type the schema accepts (before transforms). */
+          readonly input: unknown
+          /** The type a successful `validate` gives (after transforms). */
+          readonly output: Output
+        }
+      | undefined
     /** The Standard JSON Schema proposal (zod 4.2+, ArkType 2.1.28+): a converter to JSON Schema. */
     readonly jsonSchema?: {
       /** Converts the schema's input side to a JSON Schema of `target` (`draft-07`, …). */
@@ -24,8 +34,27 @@ export interface StandardSchema<Output = unknown> {
 
 /** What a Standard Schema's `validate` returns: the value, or the issues with their paths. */
 export type StandardResult<Output> =
-  | { readonly value: Output; readonly issues?: undefined }
-  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> }
+  | {
+      /** The validated value (transformed, when the schema transforms). */
+      readonly value: Output
+      /** Absent on success: its presence is what marks a failure. */
+      readonly issues?: undefined
+    }
+  | {
+      /** Why the value failed: one issue per problem the library found. */
+      readonly issues: ReadonlyArray<{
+        /** What is wrong, in the library's words. */
+        readonly message: string
+        /** Where: the keys from the value's root down, each a key or `{ key }`; absent for the value itself. */
+        readonly path?: ReadonlyArray<
+          | PropertyKey
+          | {
+              /** One key of the path (an object's key or an array's index). */
+              readonly key: PropertyKey
+            }
+        > | undefined
+      }>
+    }
 
 /** A schema agentctx takes for a model's output or a tool's arguments: a JSON Schema object or a Standard Schema. */
 export type Schema = JsonObject | StandardSchema
@@ -34,8 +63,17 @@ export type Schema = JsonObject | StandardSchema
  * What a value validated by `S` is: a Standard Schema's output type (`v.InferOutput<typeof S>` for
  * valibot, `z.output<typeof S>` for zod), `unknown` for a JSON Schema object (nothing checks it).
  */
-export type InferSchemaOutput<S> = S extends { readonly '~standard': { readonly types?: infer T } }
-  ? NonNullable<T> extends { readonly output: infer O }
+export type InferSchemaOutput<S> = S extends {
+  /** Matches a Standard Schema: its properties' key. */
+  readonly '~standard': {
+    /** The types-only property the output type is read from. */
+    readonly types?: infer T
+  }
+}
+  ? NonNullable<T> extends {
+      /** The output type, as a successful `validate` gives it. */
+      readonly output: infer O
+    }
     ? O
     : unknown
   : unknown

@@ -120,7 +120,14 @@ export interface ChatRequest {
   /** Tools the model may call. */
   tools?: ToolDefinition[]
   /** `auto` (default when tools are given), `none`, `required`, or the name of one tool. */
-  toolChoice?: 'auto' | 'none' | 'required' | { name: string }
+  toolChoice?:
+    | 'auto'
+    | 'none'
+    | 'required'
+    | {
+        /** The name of the tool the model must call: one of `tools`. */
+        name: string
+      }
   /** Sampling temperature, 0 to 2. */
   temperature?: number
   /** Most output tokens to generate. */

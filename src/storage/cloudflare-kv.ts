@@ -19,7 +19,17 @@ export interface KVNamespaceLike {
   /** Deletes one key; absent keys are no error. */
   delete(key: string): Promise<void>
   /** Lists one page of keys under `prefix`, resumed from `cursor`. */
-  list(options: { prefix?: string; cursor?: string; limit?: number }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>
+  list(options: { prefix?: string; cursor?: string; limit?: number }): Promise<{
+    /** This page's keys, in key order (KV returns at most 1,000 a page). */
+    keys: {
+      /** The key itself (KV's other fields, `expiration` and `metadata`, are not read). */
+      name: string
+    }[]
+    /** True on the last page: the listing is done and `cursor` is not read. */
+    list_complete: boolean
+    /** Where the next page starts, when `list_complete` is false. */
+    cursor?: string
+  }>
 }
 
 /** Options of `cloudflareKVStorage`. */

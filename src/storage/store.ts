@@ -209,7 +209,12 @@ export interface ContextStore {
   /** Deletes a context: its header first (it is gone from then on), then its records. */
   delete(id: string): Promise<void>
   /** Saved context ids, a page at a time (ascending). */
-  list(options?: { cursor?: string; limit?: number }): Promise<{ ids: string[]; cursor?: string }>
+  list(options?: { cursor?: string; limit?: number }): Promise<{
+    /** This page's context ids, ascending. */
+    ids: string[]
+    /** Pass it back as `options.cursor` for the next page; absent on the last page. */
+    cursor?: string
+  }>
   /**
    * Calls `listener` when another store on the same channel (another tab, another store object)
    * saves or deletes a context; this store's own saves are not reported. Returns the unsubscribe function.

@@ -31,7 +31,12 @@ export interface MockMessage {
   /** Tools the reply asks to call. */
   toolCalls?: MockToolCall[]
   /** Default: estimated as the providers do when not told (4 characters a token), with `estimated: true`. */
-  usage?: { inputTokens?: number; outputTokens?: number }
+  usage?: {
+    /** Prompt tokens the reply reports; default: the request's characters (16 more a message) over 4. */
+    inputTokens?: number
+    /** Completion tokens the reply reports; default: the reply's text and tool calls' characters over 4. */
+    outputTokens?: number
+  }
   /** Default `tool_calls` when there are tool calls, else `stop`. */
   finishReason?: FinishReason
   /** The model the answer says it came from (a dated alias, say). Default: the one asked for. */

@@ -13,7 +13,14 @@ export type OutcomeValue = boolean | number | string
 const OutcomeTypeSchema = v.picklist(['boolean', 'integer', 'float', 'string'])
 
 /** An outcome as stored. */
-export type OutcomeRecord = { type: OutcomeType; description: string; value: OutcomeValue }
+export type OutcomeRecord = {
+  /** What it holds: `boolean`, `integer`, `float` or `string`; `value` always fits it. */
+  type: OutcomeType
+  /** What it measures, for people reading the report; `''` when none was given. */
+  description: string
+  /** The current value: the type's default (`false`, 0, 0, `''`) until set or triggered. */
+  value: OutcomeValue
+}
 /** Schema of an outcome as stored. Declared as giving an `OutcomeRecord`: its check proves `value` fits `type`, which valibot's inferred type (`value: Json`) cannot see. */
 export const OutcomeRecordSchema = v.pipe(
   v.strictObject({ type: OutcomeTypeSchema, description: v.string(), value: JsonValue }),

@@ -6,8 +6,11 @@ import { newTest, notFound, testOptions, type StopConditions, type TestDefinitio
 
 /** The testing state as serialized. */
 export interface TestingState {
+  /** The session's tests by name: each one's options, stop rules and the value this session got. */
   tests: Record<string, TestRecord>
+  /** The session's outcomes by name: each one's type, description and current value. */
   outcomes: Record<string, OutcomeRecord>
+  /** Free-form testing metadata (`ctx.setTestingMetadata`), by key: any JSON. */
   metadata: Record<string, Json>
 }
 
@@ -18,7 +21,12 @@ export interface Exposure {
   /** The value this session got. */
   value: string
   /** The options in order, weights as given. */
-  options: { value: string; weight: number }[]
+  options: {
+    /** The option's value (the first option is the control). */
+    value: string
+    /** Its weight as given, not normalized: the share of sessions is `weight / sum of weights`. */
+    weight: number
+  }[]
   /** Its stop rules, as defined in the session. */
   stop: StopConditions
   /** The value came from a conclusion (`applyConclusions`), not from the hash: not randomized. */
@@ -105,7 +113,15 @@ export class Testing {
   }
 
   /** Every outcome's type and current value, by name. */
-  outcomeValues(): Record<string, { type: OutcomeType; value: OutcomeValue }> {
+  outcomeValues(): Record<
+    string,
+    {
+      /** The outcome's type: `boolean`, `integer`, `float` or `string`. */
+      type: OutcomeType
+      /** Its current value: the type's default (`false`, 0, 0, `''`) until set or triggered. */
+      value: OutcomeValue
+    }
+  > {
     const out: Record<string, { type: OutcomeType; value: OutcomeValue }> = {}
     // Names were checked by `checkKey` ("__proto__" refused): plain assignment is safe.
     for (const [name, o] of this.#outcomes) out[name] = { type: o.type, value: o.value }

@@ -40,8 +40,11 @@ export type TestOptions = Record<string, number> | ReadonlyArray<readonly [value
 export type TestRecord = {
   /** `[value, weight]` pairs, in the order given (a state written with an object of weights loads as its entries). */
   options: [string, number][]
+  /** What the test tests, for people reading the report; `''` when none was given. */
   description: string
+  /** When `agentctx/experiments` concludes it; `{}` when none were given. */
   stop: StopConditions
+  /** The option this session got: drawn from the assignment key's hash, or a conclusion's value. */
   value: string
   /** The value is a concluded test's (`applyConclusions`), not a draw: such a session was not randomized. */
   concluded?: true
