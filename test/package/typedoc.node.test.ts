@@ -55,6 +55,8 @@ describe('the API reference (TypeDoc)', () => {
     expect(config.treatWarningsAsErrors).toBe(true)
     expect(config.validation).toMatchObject({ notExported: true, invalidLink: true, notDocumented: true })
     expect(config.excludePrivate && config.excludeInternal).toBe(true)
+    // Every kind a reader meets: with Property among them, a field written without a comment fails the build (81 did before).
+    expect(config.requiredToBeDocumented).toEqual(expect.arrayContaining(['Class', 'Interface', 'TypeAlias', 'Function', 'Variable', 'Method', 'Accessor', 'Constructor', 'Property']))
   })
 
   it('builds with no warning and no error: no broken {@link}, no public type left unexported unless listed, no undocumented symbol', () => {
