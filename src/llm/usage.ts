@@ -1,25 +1,8 @@
+import type { UsageTotals } from '../state/schema.js'
 import type { Usage } from './types.js'
 
-/**
- * Model calls summed: what `ctx.usage` returns and what the context serializes. Every provider call
- * that reported usage counts once: a success, and a failed or aborted call's partial (a broken
- * stream is billed for what it produced); a fallback attempt is a call of its own. A provider's own
- * HTTP retries of a 429 or 5xx are inside one call (a refused request produced no tokens).
- */
-export interface UsageTotals {
-  /** Prompt tokens, summed. */
-  inputTokens: number
-  /** Reply tokens, summed. */
-  outputTokens: number
-  /** USD, summed over the priced calls only: a model without prices adds its tokens and to `unpricedCalls`, not to `cost`. */
-  cost: number
-  /** Provider calls counted (each step of a tool loop, each fallback attempt that reported usage). */
-  calls: number
-  /** Calls whose model has no prices in the router (`registerModel` it to price them): `cost` leaves them out. */
-  unpricedCalls: number
-  /** Present (true) when some call's usage was estimated (a provider that did not report it, a stream cut short). */
-  estimated?: true
-}
+// Declared with the state it is stored in (state/ cannot import llm/); re-exported where it is summed.
+export type { UsageTotals }
 
 /** A session's usage before any call. */
 export const NO_USAGE: Readonly<UsageTotals> = Object.freeze({ inputTokens: 0, outputTokens: 0, cost: 0, calls: 0, unpricedCalls: 0 })

@@ -108,6 +108,27 @@ export type RoutingState = {
   fallbacks?: string[]
 }
 
+/**
+ * Model calls summed: what `ctx.usage` returns and what the context serializes. Every provider call
+ * that reported usage counts once: a success, and a failed or aborted call's partial (a broken
+ * stream is billed for what it produced); a fallback attempt is a call of its own. A provider's own
+ * HTTP retries of a 429 or 5xx are inside one call (a refused request produced no tokens).
+ */
+export interface UsageTotals {
+  /** Prompt tokens, summed. */
+  inputTokens: number
+  /** Reply tokens, summed. */
+  outputTokens: number
+  /** USD, summed over the priced calls only: a model without prices adds its tokens and to `unpricedCalls`, not to `cost`. */
+  cost: number
+  /** Provider calls counted (each step of a tool loop, each fallback attempt that reported usage). */
+  calls: number
+  /** Calls whose model has no prices in the router (`registerModel` it to price them): `cost` leaves them out. */
+  unpricedCalls: number
+  /** Present (true) when some call's usage was estimated (a provider that did not report it, a stream cut short). */
+  estimated?: true
+}
+
 /** The serialized context, version 1: what `toJSON()` returns and `fromJSON()` reads. Every key camelCase. */
 export type ContextState = {
   /** The format version (`FORMAT_VERSION`); a state of another version is refused. */
@@ -179,20 +200,7 @@ export type ContextState = {
     tokens: number
   }[]
   /** Model calls summed (`ctx.usage`); absent until the first call. Optional, so version 1 states written before it load as zeros. */
-  usage?: {
-    /** Prompt tokens, summed. */
-    inputTokens: number
-    /** Reply tokens, summed. */
-    outputTokens: number
-    /** USD, summed over the calls whose model had prices. */
-    cost: number
-    /** Provider calls made. */
-    calls: number
-    /** Calls to a model without prices, left out of `cost`. */
-    unpricedCalls: number
-    /** Present when some call's usage was estimated (not reported by the provider). */
-    estimated?: true
-  }
+  usage?: UsageTotals
   /** The A/B tests, outcomes and testing metadata of the session. */
   testing: {
     /** The A/B tests, by name, with this session's values. */
