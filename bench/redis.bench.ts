@@ -18,14 +18,12 @@ import { cpus } from 'node:os'
 import { Redis } from 'ioredis'
 import { createStorage } from 'unstorage'
 import redisDriver from 'unstorage/drivers/redis'
-import { Context } from '../src/context.js'
 import type { StorageAdapter } from '../src/storage/adapter.js'
 import { redisStorage } from '../src/storage/redis.js'
 import { createContextStore } from '../src/storage/store.js'
 import { unstorageStorage } from '../src/storage/unstorage.js'
 import { startRedis } from '../test/storage/redis.js'
-import { addTurns, message } from '../test/storage/store-helpers.js'
-import { storeBench } from './store-core.js'
+import { concurrentSaves, storeBench } from './store-core.js'
 
 const SECONDS = 5
 const log = (line: string) => console.error(line)
@@ -66,30 +64,7 @@ try {
       log(`${label}: ${sessions} concurrent sessions for ${SECONDS} s`)
       const run = `tp-${sessions}-${label.length}`
       const stores = Array.from({ length: sessions }, () => createContextStore(make(run), { channel: false }))
-      const contexts = await Promise.all(
-        stores.map(async (store, i) => {
-          const ctx = Context.init({ flow: 'main', node: 'start' }, { id: `c${i}`, agentId: 'bench' })
-          addTurns(ctx, 10)
-          for (let m = 0; m < 40; m++) ctx.addCompletionMessage(message(m))
-          await store.save(ctx)
-          return ctx
-        }),
-      )
-      const times: number[] = []
-      const started = performance.now()
-      const end = started + SECONDS * 1000
-      await Promise.all(
-        stores.map(async (store, i) => {
-          const ctx = contexts[i]!
-          while (performance.now() < end) {
-            addTurns(ctx, 1)
-            const t0 = performance.now()
-            await store.save(ctx)
-            times.push(performance.now() - t0)
-          }
-        }),
-      )
-      const elapsed = (performance.now() - started) / 1000
+      const { times, elapsed } = await concurrentSaves(stores, SECONDS, 'c')
       const sorted = [...times].sort((a, b) => a - b)
       const at = (q: number) => sorted[Math.floor(sorted.length * q)]!
       rows.push(`| ${sessions} | ${label} | ${times.length.toLocaleString('en')} | ${Math.round(times.length / elapsed).toLocaleString('en')} | ${at(0.5).toFixed(2)} ms | ${at(0.99).toFixed(2)} ms |`)

@@ -18,13 +18,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { Context } from '../src/context.js'
 import { sqlStorage } from '../src/storage/sql.js'
 import { createContextStore } from '../src/storage/store.js'
 import { startPostgres } from '../test/storage/postgres.js'
 import { betterSqlite3Database, pgDatabase, type BetterSqlite3Like, type PgPoolLike } from '../test/storage/sql-clients.js'
-import { addTurns, message } from '../test/storage/store-helpers.js'
-import { storeBench } from './store-core.js'
+import { concurrentSaves, storeBench } from './store-core.js'
 
 const SECONDS = 5
 const log = (line: string) => console.error(line)
@@ -65,30 +63,7 @@ try {
   for (const sessions of [1, 4, 16]) {
     log(`PostgreSQL: ${sessions} concurrent sessions for ${SECONDS} s`)
     const stores = Array.from({ length: sessions }, () => createContextStore(sqlStorage(pool(1), { dialect: 'postgres', table }), { channel: false }))
-    const contexts = await Promise.all(
-      stores.map(async (store, i) => {
-        const ctx = Context.init({ flow: 'main', node: 'start' }, { id: `c${sessions}-${i}`, agentId: 'bench' })
-        addTurns(ctx, 10)
-        for (let m = 0; m < 40; m++) ctx.addCompletionMessage(message(m))
-        await store.save(ctx)
-        return ctx
-      }),
-    )
-    const times: number[] = []
-    const end = performance.now() + SECONDS * 1000
-    const started = performance.now()
-    await Promise.all(
-      stores.map(async (store, i) => {
-        const ctx = contexts[i]!
-        while (performance.now() < end) {
-          addTurns(ctx, 1)
-          const t0 = performance.now()
-          await store.save(ctx)
-          times.push(performance.now() - t0)
-        }
-      }),
-    )
-    const elapsed = (performance.now() - started) / 1000
+    const { times, elapsed } = await concurrentSaves(stores, SECONDS, `c${sessions}-`)
     const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!
     rowsOut.push(`| ${sessions} | ${times.length.toLocaleString('en')} | ${Math.round(times.length / elapsed).toLocaleString('en')} | ${median.toFixed(2)} ms |`)
   }

@@ -17,7 +17,7 @@
  */
 import { Context } from '../src/context.js'
 import type { StorageAdapter } from '../src/storage/adapter.js'
-import { createContextStore } from '../src/storage/store.js'
+import { createContextStore, type ContextStore } from '../src/storage/store.js'
 import { addTurns, counting, message } from '../test/storage/store-helpers.js'
 
 /** Options of `storeBench`. */
@@ -167,4 +167,36 @@ export async function storeBench(o: StoreBenchOptions): Promise<StoreBenchResult
     `| **10,000 ÷ 100** | ${(reads[3]! / reads[1]!).toFixed(2)}× | ${loadRatio.toFixed(2)}× |`,
   ]
   return { markdown: rows.join('\n'), saveRatio, bytesRatio, bytesDiff: w.big.bytes - w.small.bytes, loadReads: reads }
+}
+
+/**
+ * Saves per second with several sessions at once: each store (its own connection) saves a context
+ * of 10 turns and 40 messages once, untimed, then adds and saves one turn after another for
+ * `seconds`, all stores together. Returns every save's time in ms and the seconds it all took.
+ */
+export async function concurrentSaves(stores: ContextStore[], seconds: number, idPrefix: string): Promise<{ times: number[]; elapsed: number }> {
+  const contexts = await Promise.all(
+    stores.map(async (store, i) => {
+      const ctx = Context.init({ flow: 'main', node: 'start' }, { id: `${idPrefix}${i}`, agentId: 'bench' })
+      addTurns(ctx, 10)
+      for (let m = 0; m < 40; m++) ctx.addCompletionMessage(message(m))
+      await store.save(ctx)
+      return ctx
+    }),
+  )
+  const times: number[] = []
+  const started = performance.now()
+  const end = started + seconds * 1000
+  await Promise.all(
+    stores.map(async (store, i) => {
+      const ctx = contexts[i]!
+      while (performance.now() < end) {
+        addTurns(ctx, 1)
+        const t0 = performance.now()
+        await store.save(ctx)
+        times.push(performance.now() - t0)
+      }
+    }),
+  )
+  return { times, elapsed: (performance.now() - started) / 1000 }
 }
