@@ -45,7 +45,8 @@ afterAll(async () => {
 })
 
 if (missing) {
-  it.skip(`redis (upstash, workerd): ${missing}`, () => {})
+  // Only off CI: redisMissing() throws when CI is set, so CI always runs the suites below.
+  it.skipIf(missing)(`redis (upstash, workerd): ${missing}`, () => {})
 } else {
   reportConformance('redis (upstash, workerd)', () => results.conformance)
   reportStoreSuite('redis (upstash, workerd)', () => results.store)
